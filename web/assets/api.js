@@ -1,0 +1,147 @@
+// 便民服务平台 · API 客户端（ES module）
+//
+// - 会话在 HttpOnly Cookie 里，JS 读不到也不需要读：只要 credentials: 'same-origin'。
+// - 出错时服务端返回 application/problem+json，这里统一转成 ApiError 抛出，
+//   页面可直接展示 err.detail（中文）并带上 err.requestId 便于客服排查。
+// - 需要登录的页面（<body data-roles="…">）收到 401 时跳回登录页 `/`。
+
+/** 服务端 problem+json 的 JS 表示。额外字段（如 readyz 的 checks）保留在 .problem 上。 */
+export class ApiError extends Error {
+  constructor(problem, status) {
+    const p = problem && typeof problem === 'object' ? problem : {};
+    super(p.detail || p.title || `请求失败（HTTP ${status}）`);
+    this.name = 'ApiError';
+    this.status = Number(p.status) || status;
+    this.type = p.type || 'about:blank';
+    this.title = p.title || '';
+    this.detail = p.detail || this.message;
+    this.code = p.code || '';
+    this.requestId = p.request_id || '';
+    this.problem = p;
+    /** 为 true 时页面正在被带回登录页，调用方不必再展示错误。 */
+    this.redirecting = false;
+  }
+}
+
+// 服务端没给 problem 体（代理报错、网络断开等）时的兜底文案。
+const FALLBACK_DETAIL = {
+  0: '无法连接服务器，请检查网络后重试。',
+  400: '请求内容有误。',
+  401: '尚未登录或登录已过期，请重新登录。',
+  403: '当前身份无权执行此操作。',
+  404: '请求的资源不存在。',
+  429: '操作过于频繁，请稍后再试。',
+  500: '服务器内部错误，请稍后再试。',
+  502: '网关错误，请稍后再试。',
+  503: '服务暂不可用，请稍后再试。',
+  504: '服务响应超时，请稍后再试。',
+};
+
+function fallbackProblem(status, statusText) {
+  return {
+    type: 'about:blank',
+    title: statusText || (status ? `HTTP ${status}` : '网络错误'),
+    status,
+    detail: FALLBACK_DETAIL[status] || `请求失败（HTTP ${status}）。`,
+    code: status ? `http.${status}` : 'network.unreachable',
+  };
+}
+
+/** 当前页面是否需要登录：页面在 <body> 上声明了 data-roles。 */
+function pageNeedsLogin() {
+  return Boolean(document.body && document.body.hasAttribute('data-roles'));
+}
+
+function isJson(res) {
+  const ct = res.headers.get('content-type') || '';
+  return /\bjson\b/i.test(ct); // application/json 与 application/problem+json
+}
+
+async function toApiError(res) {
+  let problem = null;
+  if (isJson(res)) {
+    try {
+      problem = await res.json();
+    } catch {
+      problem = null; // 体不是合法 JSON，走兜底
+    }
+  }
+  return new ApiError(problem || fallbackProblem(res.status, res.statusText), res.status);
+}
+
+/**
+ * 调用同源 JSON API。
+ * @param {string} path  例如 '/api/v1/me'
+ * @param {object} [opts]
+ * @param {string} [opts.method='GET']
+ * @param {*}      [opts.body]           会被 JSON.stringify
+ * @param {boolean}[opts.redirectOn401]  默认：页面需要登录时为 true
+ * @param {AbortSignal} [opts.signal]
+ * @returns {Promise<any>} 解析后的 JSON；204 / 空体返回 null
+ */
+export async function api(path, { method = 'GET', body, redirectOn401 = pageNeedsLogin(), signal } = {}) {
+  const headers = { Accept: 'application/json, application/problem+json' };
+  const init = { method, headers, credentials: 'same-origin', signal };
+  // 所有写请求都带 JSON Content-Type（即使无请求体）：服务端可据此拒绝跨站表单提交。
+  if (method !== 'GET' && method !== 'HEAD') {
+    headers['Content-Type'] = 'application/json';
+  }
+  if (body !== undefined) {
+    init.body = JSON.stringify(body);
+  }
+
+  let res;
+  try {
+    res = await fetch(path, init);
+  } catch (e) {
+    if (e && e.name === 'AbortError') throw e;
+    throw new ApiError(fallbackProblem(0), 0);
+  }
+
+  if (!res.ok) {
+    const err = await toApiError(res);
+    if (res.status === 401 && redirectOn401) {
+      err.redirecting = true;
+      window.location.assign('/');
+    }
+    throw err;
+  }
+
+  if (res.status === 204 || res.status === 205) return null;
+  const text = await res.text();
+  if (!text) return null;
+  if (!isJson(res)) return text;
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new ApiError(
+      { title: '响应格式错误', detail: '服务器返回的数据无法解析。', code: 'client.bad_json', status: res.status },
+      res.status,
+    );
+  }
+}
+
+/** 当前登录主体；未登录时抛 401 ApiError（需要登录的页面会被带回 `/`）。 */
+export function getMe(opts = {}) {
+  return api('/api/v1/me', opts);
+}
+
+/** 退出登录。已经过期（401）也视为成功，因为目的就是“没有会话”。 */
+export async function logout() {
+  try {
+    await api('/api/v1/auth/logout', { method: 'POST', redirectOn401: false });
+  } catch (e) {
+    if (!(e instanceof ApiError && e.status === 401)) throw e;
+  }
+}
+
+/**
+ * 只接受站内路径作为跳转目标，防止服务端数据被篡改后变成开放重定向。
+ * '/citizen/' 可以；'//evil.example'、'https://…'、'javascript:' 都不行。
+ */
+export function safeHomePath(home) {
+  if (typeof home === 'string' && home.startsWith('/') && !home.startsWith('//') && !home.startsWith('/\\')) {
+    return home;
+  }
+  return '/';
+}
