@@ -1,0 +1,140 @@
+//! Application state and the router: every route and the middleware around them.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::middleware::from_fn;
+use axum::routing::{get, post};
+use bianmin_core::{Clock, SharedClock};
+use bianmin_crypto::Sm2VerifyingKey;
+use bianmin_store::Store;
+use metrics_exporter_prometheus::PrometheusHandle;
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::sensitive_headers::SetSensitiveHeadersLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::auth::{self, SessionKey};
+use crate::config::Config;
+use crate::http::middleware::{self as mw, REQUEST_ID_HEADER};
+use crate::{openapi, ops, web};
+
+/// Everything a request handler may need; cheap to clone.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+struct Inner {
+    config: Config,
+    store: Store,
+    clock: SharedClock,
+    session_key: SessionKey,
+    bank_app_key: Option<Sm2VerifyingKey>,
+    metrics: PrometheusHandle,
+}
+
+impl AppState {
+    /// Assembles the state.
+    pub fn new(
+        config: Config,
+        store: Store,
+        clock: SharedClock,
+        session_key: SessionKey,
+        bank_app_key: Option<Sm2VerifyingKey>,
+        metrics: PrometheusHandle,
+    ) -> AppState {
+        AppState(Arc::new(Inner {
+            config,
+            store,
+            clock,
+            session_key,
+            bank_app_key,
+            metrics,
+        }))
+    }
+
+    /// Configuration in force.
+    pub fn config(&self) -> &Config {
+        &self.0.config
+    }
+
+    /// The database.
+    pub fn store(&self) -> &Store {
+        &self.0.store
+    }
+
+    /// The clock (a settable one in tests).
+    pub fn clock(&self) -> &dyn Clock {
+        self.0.clock.as_ref()
+    }
+
+    /// The key that signs session tokens.
+    pub fn session_key(&self) -> &SessionKey {
+        &self.0.session_key
+    }
+
+    /// The bank app's SM2 public key, if identity assertions are configured.
+    pub fn bank_app_key(&self) -> Option<&Sm2VerifyingKey> {
+        self.0.bank_app_key.as_ref()
+    }
+
+    /// The Prometheus recorder's handle.
+    pub fn metrics(&self) -> &PrometheusHandle {
+        &self.0.metrics
+    }
+}
+
+/// The whole HTTP application.
+pub fn router(state: AppState) -> Router {
+    let http = &state.config().http;
+    let api = Router::new()
+        .route("/api/openapi.json", get(openapi::document))
+        .route("/api/v1/auth/personas", get(auth::routes::list_personas))
+        .route("/api/v1/auth/dev-login", post(auth::routes::dev_login))
+        .route(
+            "/api/v1/auth/assertion",
+            post(auth::routes::assertion_login),
+        )
+        .route("/api/v1/auth/logout", post(auth::routes::logout))
+        .route("/api/v1/me", get(auth::routes::me))
+        .route("/api/v1/ops/overview", get(ops::overview))
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics));
+
+    let layers = ServiceBuilder::new()
+        .layer(SetSensitiveHeadersLayer::new([
+            axum::http::header::AUTHORIZATION,
+            axum::http::header::COOKIE,
+            axum::http::header::SET_COOKIE,
+        ]))
+        .layer(SetRequestIdLayer::new(REQUEST_ID_HEADER, MakeRequestUuid))
+        .layer(
+            // Spans name the method and the path only: query strings and bodies may hold
+            // personal data and are never logged.
+            TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
+                let id = request
+                    .headers()
+                    .get(&REQUEST_ID_HEADER)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default();
+                tracing::info_span!("request", id, method = %request.method(), path = %request.uri().path())
+            }),
+        )
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID_HEADER))
+        .layer(from_fn(mw::record_metrics))
+        .layer(from_fn(mw::security_headers))
+        .layer(from_fn(mw::request_context))
+        .layer(CatchPanicLayer::custom(mw::panic_response))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            Duration::from_secs(http.request_timeout_secs),
+        ))
+        .layer(DefaultBodyLimit::max(http.body_limit_bytes));
+
+    api.fallback(web::serve).layer(layers).with_state(state)
+}

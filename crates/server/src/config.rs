@@ -1,0 +1,207 @@
+//! Configuration: defaults that work, overridden by a TOML file, overridden by `BIANMIN_*`
+//! environment variables (nested keys with `__`, e.g. `BIANMIN_AUTH__DEV_LOGIN=true`), overridden
+//! by command-line flags.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize, Serializer};
+
+/// Environment variables with the `BIANMIN_` prefix that are not configuration keys.
+const NOT_CONFIG: &[&str] = &["CONFIG", "TEST_DATABASE_URL", "REQUIRE_BROWSER", "LOG"];
+
+/// The whole configuration of one `bianmin` process.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    /// Address the HTTP server listens on.
+    pub listen: SocketAddr,
+    /// Directory for the SQLite database, generated keys and other local state.
+    pub data_dir: PathBuf,
+    /// `postgres://…` to use PostgreSQL; unset means SQLite at `<data_dir>/bianmin.db`.
+    pub database_url: Option<Secret>,
+    /// Database pool settings.
+    pub database: DatabaseConfig,
+    /// HTTP limits and timeouts.
+    pub http: HttpConfig,
+    /// Sign-in settings.
+    pub auth: AuthConfig,
+    /// Logging.
+    pub log: LogConfig,
+}
+
+/// Database pool settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DatabaseConfig {
+    /// Maximum pooled connections.
+    pub max_connections: u32,
+    /// SQLite: fsync every commit (`synchronous=FULL`). Turn off only for throw-away data.
+    pub sqlite_durable: bool,
+}
+
+/// HTTP limits and timeouts.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HttpConfig {
+    /// Largest accepted request body, in bytes.
+    pub body_limit_bytes: usize,
+    /// A request still running after this many seconds is answered with 503.
+    pub request_timeout_secs: u64,
+    /// After SIGTERM, in-flight requests get this long to finish.
+    pub shutdown_grace_secs: u64,
+}
+
+/// Sign-in settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AuthConfig {
+    /// Enables the development identity provider (demo personas). Never enable in production.
+    pub dev_login: bool,
+    /// Lifetime of a session, in minutes.
+    pub session_ttl_minutes: i64,
+    /// 32-byte key (64 hex digits) that signs session tokens; every instance behind one load
+    /// balancer needs the same. Unset: generated once into `<data_dir>/keys/session.key`.
+    pub session_secret: Option<Secret>,
+    /// SM2 public key (hex, SEC1) with which the bank app signs identity assertions.
+    pub bank_app_public_key: Option<String>,
+    /// The `iss` the bank app puts in its assertions.
+    pub bank_app_issuer: String,
+    /// SM2 signer id (GB/T 32918 `ID_A`) the bank app signs with.
+    pub bank_app_signer_id: String,
+    /// Oldest accepted assertion, in seconds since its `iat`.
+    pub assertion_max_age_secs: i64,
+    /// Send the session cookie with `Secure` (HTTPS only). On by default; the demo turns it off
+    /// because it serves plain HTTP on localhost.
+    pub secure_cookies: bool,
+}
+
+/// Logging.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LogConfig {
+    /// `json` (one object per line, for collectors) or `pretty` (for people).
+    pub format: LogFormat,
+    /// `tracing` filter, e.g. `info` or `bianmin_server=debug,info`.
+    pub filter: String,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One JSON object per line.
+    Json,
+    /// Human-readable lines.
+    Pretty,
+}
+
+/// A configuration value that must never be printed: `Debug` and `Serialize` show `********`.
+#[derive(Clone, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The secret itself, for the one place that needs it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("********")
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str("********")
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("./data"),
+            database_url: None,
+            database: DatabaseConfig::default(),
+            http: HttpConfig::default(),
+            auth: AuthConfig::default(),
+            log: LogConfig::default(),
+        }
+    }
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        DatabaseConfig {
+            max_connections: 16,
+            sqlite_durable: true,
+        }
+    }
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            body_limit_bytes: 1024 * 1024,
+            request_timeout_secs: 30,
+            shutdown_grace_secs: 30,
+        }
+    }
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            dev_login: false,
+            session_ttl_minutes: 8 * 60,
+            session_secret: None,
+            bank_app_public_key: None,
+            bank_app_issuer: "bank-app".into(),
+            bank_app_signer_id: bianmin_crypto::DEFAULT_SM2_USER_ID.into(),
+            assertion_max_age_secs: 300,
+            secure_cookies: true,
+        }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            format: LogFormat::Json,
+            filter: "info".into(),
+        }
+    }
+}
+
+impl Config {
+    /// Loads defaults, then `file` (or `./bianmin.toml` if it exists), then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Config, figment::Error> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        match file {
+            Some(path) => figment = figment.merge(Toml::file_exact(path)),
+            None => figment = figment.merge(Toml::file("bianmin.toml")),
+        }
+        figment
+            .merge(Env::prefixed("BIANMIN_").ignore(NOT_CONFIG).split("__"))
+            .extract()
+    }
+
+    /// The database URL in force: the configured one, or the SQLite file in the data directory.
+    pub fn effective_database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.expose().to_string(),
+            None => format!("sqlite:{}", self.data_dir.join("bianmin.db").display()),
+        }
+    }
+
+    /// The configuration as TOML with every secret replaced by `********`.
+    pub fn to_masked_toml(&self) -> Result<String, toml::ser::Error> {
+        toml::to_string_pretty(self)
+    }
+}

@@ -1,0 +1,5 @@
+//! HTTP plumbing shared by every route: problem+json errors, the JSON extractor, middleware.
+
+pub mod json;
+pub mod middleware;
+pub mod problem;

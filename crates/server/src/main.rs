@@ -1,0 +1,177 @@
+//! `bianmin`: the command-line entry point.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use bianmin_server::auth::personas::PERSONAS;
+use bianmin_server::config::{Config, LogFormat};
+use clap::{Args, Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+/// Bianmin 便民: a bank's platform connecting citizens to government services and instant credit.
+#[derive(Debug, Parser)]
+#[command(name = "bianmin", version, about, long_about = None)]
+struct Cli {
+    /// TOML configuration file (default: ./bianmin.toml if present).
+    #[arg(long, global = true, env = "BIANMIN_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server (production mode: development sign-in off unless configured).
+    Serve(RunArgs),
+    /// Run the full demo: server, demo identities and web front-ends, with readable logs.
+    Demo(RunArgs),
+    /// Apply database migrations and exit.
+    Migrate {
+        /// Only list migrations and whether each is applied.
+        #[arg(long)]
+        status: bool,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Inspect configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Print the configuration in force as TOML, secrets masked.
+    Show(RunArgs),
+}
+
+#[derive(Debug, Args)]
+struct RunArgs {
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long)]
+    listen: Option<SocketAddr>,
+    #[command(flatten)]
+    data: DataArgs,
+}
+
+#[derive(Debug, Args)]
+struct DataArgs {
+    /// Directory for the SQLite database and local keys [default: ./data].
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+}
+
+impl DataArgs {
+    fn apply(&self, config: &mut Config) {
+        if let Some(dir) = &self.data_dir {
+            config.data_dir = dir.clone();
+        }
+    }
+}
+
+impl RunArgs {
+    fn apply(&self, config: &mut Config) {
+        if let Some(listen) = self.listen {
+            config.listen = listen;
+        }
+        self.data.apply(config);
+    }
+}
+
+fn init_logging(config: &Config) {
+    let filter = EnvFilter::try_from_env("BIANMIN_LOG")
+        .unwrap_or_else(|_| EnvFilter::new(&config.log.filter));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match config.log.format {
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .init(),
+        LogFormat::Pretty => builder.compact().init(),
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let mut config = Config::load(cli.config.as_deref()).context("invalid configuration")?;
+    match cli.command {
+        Command::Serve(args) => {
+            args.apply(&mut config);
+            init_logging(&config);
+            run(config, false).await
+        }
+        Command::Demo(args) => {
+            args.apply(&mut config);
+            config.auth.dev_login = true;
+            config.auth.secure_cookies = false;
+            if std::env::var_os("BIANMIN_LOG__FORMAT").is_none() {
+                config.log.format = LogFormat::Pretty;
+            }
+            init_logging(&config);
+            run(config, true).await
+        }
+        Command::Migrate { status, data } => {
+            data.apply(&mut config);
+            init_logging(&config);
+            migrate(&config, status).await
+        }
+        Command::Config(ConfigCommand::Show(args)) => {
+            args.apply(&mut config);
+            print!("{}", config.to_masked_toml()?);
+            Ok(())
+        }
+    }
+}
+
+async fn run(config: Config, demo: bool) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let address = listener.local_addr()?;
+    let state = bianmin_server::build_default_state(config).await?;
+    tracing::info!(%address, database = state.store().backend().name(), "listening");
+    if demo {
+        print_demo_banner(address);
+    }
+    bianmin_server::serve(listener, state, bianmin_server::shutdown_signal()).await
+}
+
+fn print_demo_banner(address: SocketAddr) {
+    let base = format!("http://{address}");
+    println!("\nBianmin 便民服务平台 demo is running. Stop it with Ctrl-C.\n");
+    println!("  登录 Sign in       {base}/");
+    println!("  市民 H5 Citizen    {base}/citizen/");
+    println!("  驾驶舱 Cockpit     {base}/cockpit/");
+    println!("  银行控制台 Console {base}/console/");
+    println!("  API 文档 API docs  {base}/api/docs");
+    println!("\nDemo identities (click one on the sign-in page):");
+    for p in &PERSONAS {
+        println!(
+            "  {:<16} {} {}  {}",
+            p.id,
+            p.role.label(),
+            p.name,
+            p.description
+        );
+    }
+    println!();
+}
+
+async fn migrate(config: &Config, status_only: bool) -> anyhow::Result<()> {
+    let url = config.effective_database_url();
+    let options = bianmin_store::StoreOptions::default();
+    let store = bianmin_store::Store::connect(&url, &options).await?;
+    if !status_only {
+        store.migrate().await?;
+    }
+    for (version, description, applied) in store.migration_status().await? {
+        let state = if applied { "applied" } else { "pending" };
+        println!("{version:>5}  {state:<8} {description}");
+    }
+    store.close().await;
+    Ok(())
+}

@@ -1,0 +1,118 @@
+//! `spawn_app()`: the real application on a random port over a fresh database (SQLite, or
+//! PostgreSQL when `BIANMIN_TEST_DATABASE_URL` is set), driven over HTTP like a client.
+
+#![allow(dead_code)] // each test binary uses a different part of this module
+
+use std::sync::Arc;
+
+use bianmin_core::TestClock;
+use bianmin_server::{AppState, Config};
+use bianmin_store::testing::TestDb;
+use serde_json::{Value, json};
+use tempfile::TempDir;
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub clock: TestClock,
+    pub db: TestDb,
+    pub state: AppState,
+    _data_dir: TempDir,
+    _shutdown: tokio::sync::oneshot::Sender<()>,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
+    let data_dir = tempfile::tempdir().unwrap();
+    let mut config = Config::default();
+    config.data_dir = data_dir.path().to_path_buf();
+    config.auth.dev_login = true;
+    config.auth.secure_cookies = false;
+    configure(&mut config);
+    let db = TestDb::new().await;
+    let clock = TestClock::at(chrono::Utc::now());
+    let state = bianmin_server::assemble_state(config, db.store.clone(), Arc::new(clock.clone()))
+        .await
+        .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let served = state.clone();
+    tokio::spawn(async move {
+        bianmin_server::serve(listener, served, async {
+            let _ = rx.await;
+        })
+        .await
+        .unwrap();
+    });
+    TestApp {
+        base,
+        client: reqwest::Client::new(),
+        clock,
+        db,
+        state,
+        _data_dir: data_dir,
+        _shutdown: tx,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.unwrap()
+    }
+
+    pub async fn get_as(&self, path: &str, token: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Signs in as a demo persona and returns the bearer token.
+    pub async fn login(&self, persona: &str) -> String {
+        let response = self
+            .post_json("/api/v1/auth/dev-login", &json!({ "persona": persona }))
+            .await;
+        assert_eq!(response.status(), 200, "login as {persona}");
+        let body: Value = response.json().await.unwrap();
+        body["token"].as_str().unwrap().to_string()
+    }
+}
+
+/// Asserts a problem+json response with `status` and `code`, returning its body.
+pub async fn assert_problem(response: reqwest::Response, status: u16, code: &str) -> Value {
+    assert_eq!(response.status().as_u16(), status, "status");
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    assert_eq!(content_type, "application/problem+json");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["status"], status);
+    assert_eq!(body["code"], code, "{body}");
+    assert!(!body["detail"].as_str().unwrap().is_empty());
+    assert!(
+        !body["request_id"].as_str().unwrap_or_default().is_empty(),
+        "{body}"
+    );
+    body
+}
