@@ -34,6 +34,44 @@ pub enum CryptoError {
     /// produced: this crate never falls back to a weaker source.
     #[error("the operating system's random number generator is unavailable")]
     RandomnessUnavailable,
+
+    /// The data key was wrapped under a key-encryption key older than the
+    /// keyring's minimum decryption version. It must have been rewrapped before
+    /// that version was retired; otherwise the data it protects is lost, which
+    /// is exactly what retirement is for.
+    #[error(
+        "key-encryption key version {version} is retired (below the minimum decryption version)"
+    )]
+    KeyVersionRetired {
+        /// The retired version the wrapped key names.
+        version: u32,
+    },
+
+    /// The wrapped key names a key-encryption key version that the keyring does
+    /// not hold, e.g. one created by a newer key file than this process loaded.
+    #[error("key-encryption key version {version} is not in the keyring")]
+    UnknownKeyVersion {
+        /// The version the wrapped key names.
+        version: u32,
+    },
+
+    /// Retiring the requested versions would retire the current one, after
+    /// which nothing newly wrapped could be unwrapped. Rotate first.
+    #[error("refusing to retire the current key-encryption key version {current}; rotate first")]
+    WouldRetireCurrentVersion {
+        /// The keyring's current version.
+        current: u32,
+    },
+
+    /// The key file can be read or written by users other than its owner, so
+    /// the keys in it must be considered exposed to them; it is not loaded.
+    #[error("key file is accessible to other users; restrict it to its owner (chmod 600)")]
+    KeyFileExposed,
+
+    /// The key file could not be read or written. Carries only the kind of I/O
+    /// failure; the caller knows the path and adds it to its own message.
+    #[error("key file could not be read or written: {0}")]
+    KeyFileIo(std::io::ErrorKind),
 }
 
 #[cfg(test)]
@@ -50,6 +88,14 @@ mod tests {
         assert_eq!(
             CryptoError::Malformed("SM2 public key must be hex").to_string(),
             "malformed input: SM2 public key must be hex"
+        );
+        assert_eq!(
+            CryptoError::KeyVersionRetired { version: 1 }.to_string(),
+            "key-encryption key version 1 is retired (below the minimum decryption version)"
+        );
+        assert_eq!(
+            CryptoError::KeyFileIo(std::io::ErrorKind::NotFound).to_string(),
+            "key file could not be read or written: entity not found"
         );
     }
 }

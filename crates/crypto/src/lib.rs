@@ -15,18 +15,45 @@
 //!
 //! All SM2 operations use the recommended curve of GB/T 32918.5-2017.
 //!
+//! # Field encryption at rest
+//!
+//! Personal fields (C2/C3) are protected by a three-level key hierarchy:
+//!
+//! ```text
+//!  key file / BIANMIN_KEYRING            (LocalKeyring, or an HSM / cloud KMS behind `Kms`)
+//!  ├── KEK v1, v2, … v(current)          16-byte SM4 keys; rotate adds one, retire_below retires old ones
+//!  │     └── wraps ─► per-person DataKey  SM4-GCM, bound to the person's id; stored as a WrappedKey
+//!  │                    └── seals ─► field ciphertexts   SM4-GCM, bound to table, column and row
+//!  ├── blind-index key (32 bytes)        HMAC-SM3 indexes for equality lookups; not rotated
+//!  └── audit key (32 bytes)              HMAC-SM3 of the audit chain; not rotated
+//! ```
+//!
+//! | item | role |
+//! | --- | --- |
+//! | [`Kms`], [`LocalKeyring`] | key-encryption keys (KEKs) by version: [`Kms::wrap`], [`Kms::unwrap`], [`Kms::rewrap`] to the current version, a minimum decryption version; key file load/save |
+//! | [`DataKey`], [`WrappedKey`] | one data key per person, stored only wrapped. Deleting a person's wrapped key erases all of their fields at once (crypto-shredding) |
+//! | [`seal_field`], [`open_field`], [`FieldAad`] | SM4-GCM of one field under the person's data key; a ciphertext moved to another table, column or row does not open |
+//! | [`BlindIndexer`] | `HMAC-SM3(key, purpose \|\| 0x00 \|\| normalised value)`: find a person by ID number without decrypting every row |
+//! | [`AuditKey`] | the key of the tamper-evident audit chain |
+//!
+//! Rotating a KEK never re-encrypts fields: only the small wrapped data keys are
+//! rewrapped (see [`LocalKeyring`] for the procedure).
+//!
 //! # Guarantees
 //!
-//! - Secret keys ([`Sm4Gcm`], [`Sm2SigningKey`]) are zeroized on drop and never
-//!   appear in `Debug` output.
-//! - [`CryptoError`] messages are fixed strings: never key material, plaintext
-//!   or input bytes. Failed decryption says only that it failed.
+//! - Secret keys ([`Sm4Gcm`], [`Sm2SigningKey`], [`DataKey`], the keys inside
+//!   [`LocalKeyring`], [`BlindIndexer`] and [`AuditKey`]) are zeroized on drop
+//!   and never appear in `Debug` output.
+//! - [`CryptoError`] messages are fixed strings and numbers (key versions):
+//!   never key material, plaintext or input bytes. Failed decryption says only
+//!   that it failed; a bad key file says which setting is wrong, never its value.
 //! - Randomness comes only from the OS. Where an API has no error channel
 //!   (key generation, random nonces, signing), an OS RNG failure panics rather
 //!   than continuing with weak values.
 //!
-//! The crate knows nothing of storage or HTTP; which key protects which column
-//! is the caller's decision.
+//! The crate knows nothing of storage or HTTP: it knows no table. Table and
+//! column names reach it only as the caller's [`FieldAad`], and which key
+//! protects which column is the caller's decision.
 //!
 //! ```
 //! use bianmin_crypto::{DEFAULT_SM2_USER_ID, Sm2SigningKey, Sm4Gcm, random_bytes};
@@ -41,20 +68,75 @@
 //! signer.verifying_key().verify(DEFAULT_SM2_USER_ID, b"consent receipt", &signature)?;
 //! # Ok::<(), bianmin_crypto::CryptoError>(())
 //! ```
+//!
+//! The key hierarchy, from a new keyring to finding and reading a person:
+//!
+//! ```
+//! use bianmin_crypto::{DataKey, FieldAad, Kms, LocalKeyring, WrappedKey, open_str, seal_str};
+//!
+//! let keyring = LocalKeyring::generate_new(chrono::Utc::now());
+//! let person_id = b"0190f3a4-7d1c-7000-8000-000000000042";
+//!
+//! // First sight of a person: a data key, stored wrapped next to the person.
+//! let data_key = DataKey::generate();
+//! let stored_key = keyring.wrap(&data_key, person_id)?.to_bytes();
+//! let here = FieldAad::new("person", "id_number", person_id);
+//! let stored_id_number = seal_str(&data_key, &here, "11010119900307123X");
+//! let lookup = keyring.blind_index().index("resident_id", "11010119900307123X");
+//!
+//! // Later: found by `lookup`, then read.
+//! assert_eq!(lookup, keyring.blind_index().index("resident_id", "11010119900307123X"));
+//! let data_key = keyring.unwrap(&WrappedKey::from_bytes(&stored_key)?, person_id)?;
+//! assert_eq!(open_str(&data_key, &here, &stored_id_number)?, "11010119900307123X");
+//! # Ok::<(), bianmin_crypto::CryptoError>(())
+//! ```
 
 #![warn(missing_docs)]
 
+mod blind_index;
+mod envelope;
 mod error;
 mod hash;
+mod keyring;
 mod random;
 mod sm2;
 mod sm4gcm;
 
+pub use self::blind_index::{BLIND_INDEX_KEY_LEN, BLIND_INDEX_LEN, BlindIndexer};
+pub use self::envelope::{
+    DataKey, FieldAad, SEALED_FIELD_OVERHEAD, open_field, open_str, seal_field, seal_str,
+};
 pub use self::error::CryptoError;
 pub use self::hash::{SM3_OUTPUT_LEN, hmac_sm3, hmac_sm3_verify, sm3_digest};
+pub use self::keyring::{
+    AUDIT_KEY_LEN, AuditKey, KEYRING_ENV_VAR, KekInfo, Kms, LocalKeyring, WrappedKey,
+};
 pub use self::random::random_bytes;
 pub use self::sm2::{
     DEFAULT_SM2_USER_ID, SM2_SECRET_KEY_LEN, SM2_SIGNATURE_LEN, Sm2SigningKey, Sm2VerifyingKey,
     sm2_decrypt, sm2_encrypt,
 };
 pub use self::sm4gcm::{SM4_GCM_NONCE_LEN, SM4_GCM_TAG_LEN, SM4_KEY_LEN, Sm4Gcm};
+
+#[cfg(test)]
+mod test_support {
+    /// Fails if `rendered` (a `Debug` or `Display` output) shows any part of
+    /// `key`: four consecutive bytes in hex of either case, or in the decimal
+    /// list form `Debug` gives byte arrays.
+    pub(crate) fn assert_no_key_material(rendered: &str, key: &[u8]) {
+        let lowercase = rendered.to_lowercase();
+        for window in key.windows(4) {
+            let hex_window = hex::encode(window);
+            assert!(
+                !lowercase.contains(&hex_window),
+                "{rendered:?} shows key bytes {hex_window}"
+            );
+            let list = format!("{window:?}");
+            let decimal = &list[1..list.len() - 1];
+            assert!(
+                !rendered.contains(decimal),
+                "{rendered:?} shows key bytes {decimal}"
+            );
+        }
+    }
+}
