@@ -68,7 +68,10 @@ impl Store {
     /// Connects to `url` (`sqlite:PATH`, `sqlite::memory:` is refused because every pooled
     /// connection would see its own empty database; `postgres://…`), without migrating.
     pub async fn connect(url: &str, options: &StoreOptions) -> Result<Store> {
-        if let Some(path) = url.strip_prefix("sqlite://").or(url.strip_prefix("sqlite:")) {
+        if let Some(path) = url
+            .strip_prefix("sqlite://")
+            .or(url.strip_prefix("sqlite:"))
+        {
             if path.is_empty() || path.starts_with(":memory:") {
                 return Err(StoreError::UnsupportedUrl(format!(
                     "{url} (in-memory SQLite cannot be shared by a pool; use a file)"
@@ -113,7 +116,10 @@ impl Store {
     }
 
     /// Connects to PostgreSQL with explicit options (tests use this to pin a `search_path`).
-    pub async fn connect_postgres(connect: PgConnectOptions, options: &StoreOptions) -> Result<Store> {
+    pub async fn connect_postgres(
+        connect: PgConnectOptions,
+        options: &StoreOptions,
+    ) -> Result<Store> {
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections)
             .acquire_timeout(options.acquire_timeout)
@@ -164,7 +170,13 @@ impl Store {
         });
         Ok(migrator
             .iter()
-            .map(|m| (m.version, m.description.to_string(), applied.contains(&m.version)))
+            .map(|m| {
+                (
+                    m.version,
+                    m.description.to_string(),
+                    applied.contains(&m.version),
+                )
+            })
             .collect())
     }
 

@@ -49,7 +49,10 @@ impl TestDb {
         let store = Store::open_sqlite(&path, &options)
             .await
             .expect("open the test SQLite database");
-        store.migrate().await.expect("migrate the test SQLite database");
+        store
+            .migrate()
+            .await
+            .expect("migrate the test SQLite database");
         TestDb {
             store,
             url: format!("sqlite:{}", path.display()),
@@ -74,10 +77,14 @@ impl TestDb {
             max_connections: 8,
             ..StoreOptions::default()
         };
-        let store = Store::connect_postgres(base.options([("search_path", schema.as_str())]), &options)
+        let store =
+            Store::connect_postgres(base.options([("search_path", schema.as_str())]), &options)
+                .await
+                .expect("connect to the test schema");
+        store
+            .migrate()
             .await
-            .expect("connect to the test schema");
-        store.migrate().await.expect("migrate the test PostgreSQL schema");
+            .expect("migrate the test PostgreSQL schema");
         let separator = if url.contains('?') { '&' } else { '?' };
         TestDb {
             store,

@@ -80,7 +80,9 @@ async fn the_change_and_its_event_commit_together() {
         .await
         .unwrap();
     });
-    tx.append_event(&event("principal.created", 1)).await.unwrap();
+    tx.append_event(&event("principal.created", 1))
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
 
     let count: i64 = on_pool!(db.store, pool => {
@@ -121,9 +123,12 @@ async fn unknown_url_schemes_are_refused_without_leaking_passwords() {
 async fn sqlite_creates_its_data_directory_and_uses_wal() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("nested/data/bianmin.db");
-    let store = Store::connect(&format!("sqlite:{}", path.display()), &StoreOptions::default())
-        .await
-        .unwrap();
+    let store = Store::connect(
+        &format!("sqlite:{}", path.display()),
+        &StoreOptions::default(),
+    )
+    .await
+    .unwrap();
     store.migrate().await.unwrap();
     let mode: String = on_pool!(store, pool => {
         sqlx::query_scalar("PRAGMA journal_mode").fetch_one(pool).await.unwrap()
