@@ -104,6 +104,11 @@ pub enum LogFormat {
 pub struct Secret(String);
 
 impl Secret {
+    /// Wraps a secret value (for code that builds a `Config` directly).
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
     /// The secret itself, for the one place that needs it.
     pub fn expose(&self) -> &str {
         &self.0
@@ -181,7 +186,7 @@ impl Default for LogConfig {
 
 impl Config {
     /// Loads defaults, then `file` (or `./bianmin.toml` if it exists), then the environment.
-    pub fn load(file: Option<&Path>) -> Result<Config, figment::Error> {
+    pub fn load(file: Option<&Path>) -> Result<Config, Box<figment::Error>> {
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
         match file {
             Some(path) => figment = figment.merge(Toml::file_exact(path)),
@@ -190,6 +195,7 @@ impl Config {
         figment
             .merge(Env::prefixed("BIANMIN_").ignore(NOT_CONFIG).split("__"))
             .extract()
+            .map_err(Box::new)
     }
 
     /// The database URL in force: the configured one, or the SQLite file in the data directory.

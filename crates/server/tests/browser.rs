@@ -40,20 +40,35 @@ fn find_chromedriver() -> Option<PathBuf> {
 async fn start_driver() -> Option<Driver> {
     let Some(binary) = find_chromedriver() else {
         let required = std::env::var("BIANMIN_REQUIRE_BROWSER").is_ok_and(|v| v == "1");
-        assert!(!required, "BIANMIN_REQUIRE_BROWSER=1 but chromedriver is not installed");
-        eprintln!("browser tests skipped: chromedriver not found (apt-get install chromium chromium-driver)");
+        assert!(
+            !required,
+            "BIANMIN_REQUIRE_BROWSER=1 but chromedriver is not installed"
+        );
+        eprintln!(
+            "browser tests skipped: chromedriver not found (apt-get install chromium chromium-driver)"
+        );
         return None;
     };
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let child = Command::new(binary)
         .arg(format!("--port={port}"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let driver = Driver { child, url: format!("http://127.0.0.1:{port}") };
+    let driver = Driver {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+    };
     for _ in 0..100 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
             return Some(driver);
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -99,7 +114,9 @@ async fn wait_for(client: &Client, css: &str) -> fantoccini::elements::Element {
 
 #[tokio::test]
 async fn every_role_signs_in_and_lands_on_its_front_end() {
-    let Some(driver) = start_driver().await else { return };
+    let Some(driver) = start_driver().await else {
+        return;
+    };
     let app = common::spawn_app().await;
     let client = browser(&driver).await;
     let shots = screenshot_dir();
@@ -121,13 +138,28 @@ async fn every_role_signs_in_and_lands_on_its_front_end() {
             .unwrap();
         wait_for(&client, "[data-testid='page-ready']").await;
         let body = client.find(Locator::Css("body")).await.unwrap();
-        assert_eq!(body.attr("data-page").await.unwrap().as_deref(), Some(page), "{persona}");
-        let whoami = wait_for(&client, "[data-testid='whoami']").await.text().await.unwrap();
-        assert!(whoami.contains(masked), "{persona}: whoami shows {whoami:?}");
+        assert_eq!(
+            body.attr("data-page").await.unwrap().as_deref(),
+            Some(page),
+            "{persona}"
+        );
+        let whoami = wait_for(&client, "[data-testid='whoami']")
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            whoami.contains(masked),
+            "{persona}: whoami shows {whoami:?}"
+        );
         let png = client.screenshot().await.unwrap();
         std::fs::write(shots.join(format!("{persona}.png")), png).unwrap();
 
-        wait_for(&client, "[data-testid='logout']").await.click().await.unwrap();
+        wait_for(&client, "[data-testid='logout']")
+            .await
+            .click()
+            .await
+            .unwrap();
         wait_for(&client, "button[data-persona]").await;
     }
     client.close().await.unwrap();
@@ -135,17 +167,28 @@ async fn every_role_signs_in_and_lands_on_its_front_end() {
 
 #[tokio::test]
 async fn a_citizen_cannot_open_the_bank_console() {
-    let Some(driver) = start_driver().await else { return };
+    let Some(driver) = start_driver().await else {
+        return;
+    };
     let app = common::spawn_app().await;
     let client = browser(&driver).await;
     client.set_window_size(390, 844).await.unwrap();
     client.goto(&app.url("/")).await.unwrap();
-    wait_for(&client, "button[data-persona='citizen-li']").await.click().await.unwrap();
+    wait_for(&client, "button[data-persona='citizen-li']")
+        .await
+        .click()
+        .await
+        .unwrap();
     wait_for(&client, "[data-testid='page-ready']").await;
     client.goto(&app.url("/console/")).await.unwrap();
     let denied = wait_for(&client, "[data-testid='access-denied']").await;
     assert!(denied.text().await.unwrap().contains("无权访问"));
-    assert!(client.find(Locator::Css("[data-testid='page-ready']")).await.is_err());
+    assert!(
+        client
+            .find(Locator::Css("[data-testid='page-ready']"))
+            .await
+            .is_err()
+    );
     let png = client.screenshot().await.unwrap();
     std::fs::write(screenshot_dir().join("citizen-denied-console.png"), png).unwrap();
     client.close().await.unwrap();

@@ -22,7 +22,10 @@ async fn sigterm_under_load_loses_no_acknowledged_write() {
         let db = TestDb::new().await;
         (db.url.clone(), Some(db))
     } else {
-        (format!("sqlite:{}", data_dir.path().join("bianmin.db").display()), None)
+        (
+            format!("sqlite:{}", data_dir.path().join("bianmin.db").display()),
+            None,
+        )
     };
 
     let mut child = Command::new(env!("CARGO_BIN_EXE_bianmin"))
@@ -59,8 +62,12 @@ async fn sigterm_under_load_loses_no_acknowledged_write() {
     let stop = Arc::new(AtomicBool::new(false));
     let mut workers = Vec::new();
     for _ in 0..16 {
-        let (client, base, acknowledged, stop) =
-            (client.clone(), base.clone(), acknowledged.clone(), stop.clone());
+        let (client, base, acknowledged, stop) = (
+            client.clone(),
+            base.clone(),
+            acknowledged.clone(),
+            stop.clone(),
+        );
         workers.push(tokio::spawn(async move {
             while !stop.load(Ordering::Relaxed) {
                 let sent = client
@@ -82,19 +89,34 @@ async fn sigterm_under_load_loses_no_acknowledged_write() {
     tokio::time::sleep(Duration::from_millis(700)).await;
     let before_signal = acknowledged.load(Ordering::SeqCst);
     assert!(before_signal > 0, "no write succeeded before the signal");
-    let killed = Command::new("kill").args(["-TERM", &pid.to_string()]).status().unwrap();
+    let killed = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
     assert!(killed.success());
 
-    let status = tokio::task::spawn_blocking(move || child.wait()).await.unwrap().unwrap();
+    let status = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .unwrap()
+        .unwrap();
     stop.store(true, Ordering::Relaxed);
     for w in workers {
         w.await.unwrap();
     }
     let logs = log.join().unwrap();
-    assert!(status.success(), "exit status {status}; logs:\n{}", logs.join("\n"));
-    assert!(logs.iter().any(|l| l.contains("shutdown requested")), "{logs:?}");
+    assert!(
+        status.success(),
+        "exit status {status}; logs:\n{}",
+        logs.join("\n")
+    );
+    assert!(
+        logs.iter().any(|l| l.contains("shutdown requested")),
+        "{logs:?}"
+    );
 
-    let store = Store::connect(&database_url, &StoreOptions::default()).await.unwrap();
+    let store = Store::connect(&database_url, &StoreOptions::default())
+        .await
+        .unwrap();
     let (sessions, events): (i64, i64) = on_pool!(store, pool => {
         let s = sqlx::query_scalar("SELECT COUNT(*) FROM sessions").fetch_one(pool).await.unwrap();
         let e = sqlx::query_scalar("SELECT COUNT(*) FROM outbox_events WHERE kind = 'auth.login'")

@@ -27,8 +27,10 @@ pub async fn spawn_app() -> TestApp {
 
 pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
     let data_dir = tempfile::tempdir().unwrap();
-    let mut config = Config::default();
-    config.data_dir = data_dir.path().to_path_buf();
+    let mut config = Config {
+        data_dir: data_dir.path().to_path_buf(),
+        ..Config::default()
+    };
     config.auth.dev_login = true;
     config.auth.secure_cookies = false;
     configure(&mut config);

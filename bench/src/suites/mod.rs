@@ -1,0 +1,65 @@
+//! The registry of suites. Adding one is a module in this folder with
+//! `pub async fn run(settings: &Settings, figures: &mut Figures) -> anyhow::Result<()>` and one
+//! line in [`SUITES`].
+
+use std::pin::Pin;
+use std::time::Duration;
+
+use crate::figure::Figures;
+use crate::load::LoadPlan;
+
+mod http;
+
+/// Every suite, in the order `all` runs them.
+pub const SUITES: &[Suite] = &[Suite {
+    name: "http",
+    about: "requests/s and p50/p99 latency of /healthz and of an authenticated database read, against a bare axum handler",
+    run: |settings, figures| Box::pin(http::run(settings, figures)),
+}];
+
+/// What every suite is given: the command line's knobs.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The measured window of each measurement.
+    pub duration: Duration,
+    /// Unrecorded load before each measured window.
+    pub warmup: Duration,
+    /// Concurrent connections (or workers) a suite loads its target with.
+    pub connections: usize,
+    /// `postgres://…` for suites that start the application; `None` means a temporary SQLite.
+    pub database_url: Option<String>,
+}
+
+impl Settings {
+    /// The load plan these settings describe.
+    pub fn load_plan(&self) -> LoadPlan {
+        LoadPlan {
+            connections: self.connections,
+            warmup: self.warmup,
+            duration: self.duration,
+        }
+    }
+}
+
+/// A suite's entry point: records its figures into the collection it is given, so that the
+/// figures measured before a failure are still reported.
+pub type RunSuite = for<'a> fn(
+    &'a Settings,
+    &'a mut Figures,
+) -> Pin<Box<dyn Future<Output = anyhow::Result<()>> + 'a>>;
+
+/// A named, runnable suite.
+#[derive(Debug, Clone, Copy)]
+pub struct Suite {
+    /// Name on the command line and in the `suite` field of its figures.
+    pub name: &'static str,
+    /// One line for `bianmin-bench list`.
+    pub about: &'static str,
+    /// Runs it.
+    pub run: RunSuite,
+}
+
+/// The suite called `name`.
+pub fn find(name: &str) -> Option<&'static Suite> {
+    SUITES.iter().find(|suite| suite.name == name)
+}
