@@ -3,7 +3,8 @@
 //! [`Store`] owns a connection pool for whichever backend the URL names, applies that backend's
 //! migrations (`migrations/sqlite`, `migrations/postgres`), hands out transactions ([`Tx`]) and
 //! writes domain events to the outbox inside the caller's transaction, so an event exists exactly
-//! when the change it describes was committed.
+//! when the change it describes was committed. The tamper-evident audit log ([`audit`]) is
+//! appended the same way, each entry chained to the last with HMAC-SM3.
 //!
 //! Queries are written once: SQL that both engines accept (`$1` placeholders, `RETURNING`,
 //! `ON CONFLICT`) runs through [`on_pool!`] or [`on_tx!`], which expand the same code once per
@@ -12,12 +13,14 @@
 
 #![warn(missing_docs)]
 
+pub mod audit;
 mod error;
 mod outbox;
 mod pool;
 #[cfg(feature = "test-support")]
 pub mod testing;
 
+pub use audit::{AuditEntry, AuditReport, BrokenEntry, StoredAuditEntry};
 pub use error::StoreError;
 pub use outbox::{NewEvent, StoredEvent};
 pub use pool::{Backend, Pool, Store, StoreOptions, Tx};
