@@ -41,8 +41,10 @@ pub const BLIND_INDEX_LEN: usize = SM3_OUTPUT_LEN;
 /// The key is a secret of its own, separate from every key-encryption key, and
 /// is zeroized on drop; `Debug` prints no key material. Changing it changes
 /// every index, so it is not rotated with the key-encryption keys (see
-/// [`LocalKeyring::rotate`](crate::LocalKeyring::rotate)). Not `Clone`: share
-/// it behind an `Arc` rather than copying the key.
+/// [`LocalKeyring::rotate`](crate::LocalKeyring::rotate)). `Clone` copies the
+/// key into another zeroize-on-drop buffer, so a service can own an indexer
+/// taken from the keyring; every copy is wiped when it drops.
+#[derive(Clone)]
 pub struct BlindIndexer {
     key: Zeroizing<[u8; BLIND_INDEX_KEY_LEN]>,
 }

@@ -165,9 +165,11 @@ pub trait Kms: Send + Sync {
 /// The key of the tamper-evident audit chain (HMAC-SM3). The audit log that
 /// uses it is built elsewhere; the key itself never leaves this type.
 ///
-/// Zeroized on drop; `Debug` prints no key material. Not rotated by
-/// [`LocalKeyring::rotate`]: replacing it means the existing chain can no longer
-/// be verified with the new key.
+/// Zeroized on drop; `Debug` prints no key material. `Clone` copies the key
+/// into another zeroize-on-drop buffer, so a service can own the key taken from
+/// the keyring. Not rotated by [`LocalKeyring::rotate`]: replacing it means the
+/// existing chain can no longer be verified with the new key.
+#[derive(Clone)]
 pub struct AuditKey {
     key: Zeroizing<[u8; AUDIT_KEY_LEN]>,
 }

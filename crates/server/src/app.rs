@@ -9,7 +9,8 @@ use axum::http::StatusCode;
 use axum::middleware::from_fn;
 use axum::routing::{get, post};
 use bianmin_core::{Clock, SharedClock};
-use bianmin_crypto::Sm2VerifyingKey;
+use bianmin_crypto::{LocalKeyring, Sm2VerifyingKey};
+use bianmin_people::PersonVault;
 use bianmin_store::Store;
 use metrics_exporter_prometheus::PrometheusHandle;
 use tower::ServiceBuilder;
@@ -22,7 +23,7 @@ use tower_http::trace::TraceLayer;
 use crate::auth::{self, SessionKey};
 use crate::config::Config;
 use crate::http::middleware::{self as mw, REQUEST_ID_HEADER};
-use crate::{openapi, ops, web};
+use crate::{audit, openapi, ops, people, web};
 
 /// Everything a request handler may need; cheap to clone.
 #[derive(Clone)]
@@ -34,7 +35,19 @@ struct Inner {
     clock: SharedClock,
     session_key: SessionKey,
     bank_app_key: Option<Sm2VerifyingKey>,
+    keyring: Arc<LocalKeyring>,
+    vault: PersonVault,
     metrics: PrometheusHandle,
+}
+
+/// The keys a running server holds.
+pub struct Keys {
+    /// Signs session tokens.
+    pub session: SessionKey,
+    /// Verifies the bank app's identity assertions, if configured.
+    pub bank_app: Option<Sm2VerifyingKey>,
+    /// KEKs, blind-index and audit keys.
+    pub keyring: LocalKeyring,
 }
 
 impl AppState {
@@ -43,18 +56,36 @@ impl AppState {
         config: Config,
         store: Store,
         clock: SharedClock,
-        session_key: SessionKey,
-        bank_app_key: Option<Sm2VerifyingKey>,
+        keys: Keys,
         metrics: PrometheusHandle,
     ) -> AppState {
+        let keyring = Arc::new(keys.keyring);
+        let vault = PersonVault::new(
+            store.clone(),
+            keyring.clone(),
+            keyring.blind_index().clone(),
+            keyring.audit_key().clone(),
+        );
         AppState(Arc::new(Inner {
             config,
             store,
             clock,
-            session_key,
-            bank_app_key,
+            session_key: keys.session,
+            bank_app_key: keys.bank_app,
+            keyring,
+            vault,
             metrics,
         }))
+    }
+
+    /// Personal data, encrypted per person.
+    pub fn vault(&self) -> &PersonVault {
+        &self.0.vault
+    }
+
+    /// The keyring (for the audit key).
+    pub fn keyring(&self) -> &LocalKeyring {
+        &self.0.keyring
     }
 
     /// Configuration in force.
@@ -101,6 +132,15 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/v1/auth/logout", post(auth::routes::logout))
         .route("/api/v1/me", get(auth::routes::me))
+        .route("/api/v1/me/profile", get(people::my_profile))
+        .route("/api/v1/me/profile/reveal", post(people::reveal_my_profile))
+        .route(
+            "/api/v1/persons/{id}",
+            get(people::person).delete(people::erase_person),
+        )
+        .route("/api/v1/persons/{id}/reveal", post(people::reveal_person))
+        .route("/api/v1/audit/entries", get(audit::entries))
+        .route("/api/v1/audit/verify", get(audit::verify))
         .route("/api/v1/ops/overview", get(ops::overview))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))

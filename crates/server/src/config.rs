@@ -10,7 +10,15 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize, Serializer};
 
 /// Environment variables with the `BIANMIN_` prefix that are not configuration keys.
-const NOT_CONFIG: &[&str] = &["CONFIG", "TEST_DATABASE_URL", "REQUIRE_BROWSER", "LOG"];
+const NOT_CONFIG: &[&str] = &[
+    "CONFIG",
+    "TEST_DATABASE_URL",
+    "REQUIRE_BROWSER",
+    "LOG",
+    "KEYRING",
+    "CHROMEDRIVER",
+    "CHROMIUM",
+];
 
 /// The whole configuration of one `bianmin` process.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -28,6 +36,8 @@ pub struct Config {
     pub http: HttpConfig,
     /// Sign-in settings.
     pub auth: AuthConfig,
+    /// Key management.
+    pub keys: KeysConfig,
     /// Logging.
     pub log: LogConfig,
 }
@@ -76,6 +86,16 @@ pub struct AuthConfig {
     /// Send the session cookie with `Secure` (HTTPS only). On by default; the demo turns it off
     /// because it serves plain HTTP on localhost.
     pub secure_cookies: bool,
+}
+
+/// Key management.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct KeysConfig {
+    /// Keyring file (KEK versions, blind-index and audit keys). Unset:
+    /// `<data_dir>/keys/keyring.toml`, generated on first start. `BIANMIN_KEYRING` (the file's
+    /// TOML content) takes precedence over any file.
+    pub keyring_file: Option<PathBuf>,
 }
 
 /// Logging.
@@ -136,6 +156,7 @@ impl Default for Config {
             database: DatabaseConfig::default(),
             http: HttpConfig::default(),
             auth: AuthConfig::default(),
+            keys: KeysConfig::default(),
             log: LogConfig::default(),
         }
     }

@@ -5,11 +5,14 @@
 #![warn(missing_docs)]
 
 pub mod app;
+pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod http;
+pub mod keys;
 pub mod openapi;
 pub mod ops;
+pub mod people;
 pub mod web;
 
 use std::net::SocketAddr;
@@ -92,17 +95,20 @@ pub async fn assemble_state(
         })?),
         None => None,
     };
-    if config.auth.dev_login {
-        auth::personas::seed_all(&store, clock.now()).await?;
+    let (keyring, _) = keys::load(&config, clock.now())?;
+    let dev_login = config.auth.dev_login;
+    let keys = app::Keys {
+        session: session_key,
+        bank_app: bank_app_key,
+        keyring,
+    };
+    let state = AppState::new(config, store, clock, keys, metrics_handle());
+    if dev_login {
+        auth::personas::seed_all(&state)
+            .await
+            .context("cannot create the demo personas")?;
     }
-    Ok(AppState::new(
-        config,
-        store,
-        clock,
-        session_key,
-        bank_app_key,
-        metrics_handle(),
-    ))
+    Ok(state)
 }
 
 /// Builds the state with the system clock.

@@ -37,6 +37,59 @@ enum Command {
     /// Inspect configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Key management: status, rotation, rewrap, retirement (each audited).
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Personal data operations.
+    #[command(subcommand)]
+    Person(PersonCommand),
+    /// The tamper-evident audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Key versions, which is current, and how many data keys each still wraps.
+    Status(DataArgs),
+    /// Add a key-encryption key and make it current (then distribute the key file and rewrap).
+    Rotate(DataArgs),
+    /// Rewrap every data key to the current key-encryption key (no field is re-encrypted).
+    Rewrap {
+        /// Data keys per transaction.
+        #[arg(long, default_value_t = 500)]
+        batch: u32,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Stop decrypting with versions below N (refused while data keys still use them).
+    Retire {
+        /// Lowest version that stays usable.
+        #[arg(long)]
+        below: u32,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum PersonCommand {
+    /// Erase a person by destroying their data key (crypto-shredding); audited.
+    Erase {
+        /// Person id (UUID).
+        id: uuid::Uuid,
+        /// Case or ticket reference recorded in the audit log (never personal data).
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Recompute the HMAC-SM3 chain; exits non-zero and names the first broken entry if any.
+    Verify(DataArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -124,7 +177,102 @@ async fn main() -> anyhow::Result<()> {
             print!("{}", config.to_masked_toml()?);
             Ok(())
         }
+        Command::Keys(command) => {
+            init_logging(&config);
+            keys(config, command).await
+        }
+        Command::Person(PersonCommand::Erase { id, reason, data }) => {
+            data.apply(&mut config);
+            init_logging(&config);
+            let state = bianmin_server::build_default_state(config).await?;
+            let actor = bianmin_server::keys::cli_actor();
+            let now = chrono::Utc::now();
+            state
+                .vault()
+                .erase(id, &actor, &reason, now)
+                .await
+                .with_context(|| format!("cannot erase person {id}"))?;
+            println!(
+                "person {id} erased: their data key is destroyed; the erasure is in the audit log"
+            );
+            Ok(())
+        }
+        Command::Audit(AuditCommand::Verify(data)) => {
+            data.apply(&mut config);
+            init_logging(&config);
+            let store = bianmin_server::open_store(&config).await?;
+            let (keyring, _) = bianmin_server::keys::load(&config, chrono::Utc::now())?;
+            let report = store.verify_audit(keyring.audit_key()).await?;
+            store.close().await;
+            match report.first_broken {
+                None => {
+                    println!(
+                        "audit log intact: {} entries verified",
+                        report.entries_checked
+                    );
+                    Ok(())
+                }
+                Some(broken) => {
+                    anyhow::bail!(
+                        "audit log BROKEN at entry {}: {}",
+                        broken.seq,
+                        broken.reason
+                    )
+                }
+            }
+        }
     }
+}
+
+async fn keys(mut config: Config, command: KeysCommand) -> anyhow::Result<()> {
+    use bianmin_server::keys;
+    let data = match &command {
+        KeysCommand::Status(d) | KeysCommand::Rotate(d) => d,
+        KeysCommand::Rewrap { data, .. } | KeysCommand::Retire { data, .. } => data,
+    };
+    data.apply(&mut config);
+    let now = chrono::Utc::now();
+    let store = bianmin_server::open_store(&config).await?;
+    let (mut keyring, source) = keys::load(&config, now)?;
+    match command {
+        KeysCommand::Status(_) => print!("{}", keys::status(&keyring, &source, &store).await?),
+        KeysCommand::Rotate(_) => {
+            let version = keys::rotate(&mut keyring, &source, &store, now).await?;
+            println!("key-encryption key version {version} is now current.");
+            println!(
+                "Next: distribute the key file to every instance, restart them, then run `bianmin keys rewrap`."
+            );
+        }
+        KeysCommand::Rewrap { batch, .. } => {
+            let state = bianmin_server::assemble_state(
+                config,
+                store.clone(),
+                std::sync::Arc::new(bianmin_core::SystemClock),
+            )
+            .await?;
+            let report = state
+                .vault()
+                .rewrap_all(batch, &keys::cli_actor(), now)
+                .await
+                .context("rewrap failed")?;
+            println!(
+                "rewrapped {} data keys to version {}; {} were already current; {} failed",
+                report.rewrapped,
+                report.kek_version,
+                report.already_current,
+                report.failed.len()
+            );
+        }
+        KeysCommand::Retire { below, .. } => {
+            keys::retire(&mut keyring, &source, &store, below, now).await?;
+            println!("versions below {below} retired: they no longer decrypt anything.");
+            println!(
+                "Destroy them from every copy of the key file and its backups to complete the procedure."
+            );
+        }
+    }
+    store.close().await;
+    Ok(())
 }
 
 async fn run(config: Config, demo: bool) -> anyhow::Result<()> {

@@ -5,7 +5,7 @@ use utoipa::OpenApi;
 
 use crate::auth::{self, Department, PrincipalView, Role};
 use crate::http::problem::Problem;
-use crate::ops;
+use crate::{audit, ops, people};
 
 /// Every documented endpoint and schema.
 #[derive(OpenApi)]
@@ -15,9 +15,16 @@ use crate::ops;
         ops::healthz, ops::readyz, ops::metrics, ops::overview,
         auth::routes::list_personas, auth::routes::dev_login, auth::routes::assertion_login,
         auth::routes::logout, auth::routes::me,
+        people::my_profile, people::reveal_my_profile, people::person, people::reveal_person,
+        people::erase_person, audit::entries, audit::verify,
     ),
     components(schemas(Problem, Role, Department, PrincipalView)),
-    tags((name = "ops", description = "运维探针与指标"), (name = "auth", description = "登录与身份")),
+    tags(
+        (name = "ops", description = "运维探针与指标"),
+        (name = "auth", description = "登录与身份"),
+        (name = "people", description = "个人信息（默认脱敏；明文读取须有角色与目的，并记入审计）"),
+        (name = "audit", description = "防篡改审计日志"),
+    ),
 )]
 pub struct ApiDoc;
 

@@ -8,8 +8,10 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use bianmin_core::ResidentId;
 use bianmin_crypto::{Sm2SigningKey, Sm2VerifyingKey};
-use bianmin_store::on_tx;
+use bianmin_people::NewPerson;
+use bianmin_store::{on_pool, on_tx};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -38,8 +40,8 @@ pub struct Claims {
     pub exp: i64,
     /// Single-use random value.
     pub nonce: String,
-    /// 居民身份证号码 the bank verified at account opening (real-name, KYC). Checked here; it is
-    /// stored only once encrypted storage for personal data exists.
+    /// 居民身份证号码 the bank verified at account opening (real-name, KYC). With it the citizen
+    /// gets a person record (encrypted under their own data key) that services can use.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resident_id: Option<String>,
 }
@@ -94,7 +96,7 @@ pub fn verify(
         return Err(refused("缺少必要字段"));
     }
     if let Some(id) = &claims.resident_id {
-        bianmin_core::ResidentId::parse(id).map_err(bianmin_core::Error::from)?;
+        ResidentId::parse(id).map_err(bianmin_core::Error::from)?;
     }
     let role = match Role::parse(&claims.role) {
         Some(role @ (Role::Citizen | Role::Enterprise)) => role,
@@ -103,13 +105,19 @@ pub fn verify(
     Ok((claims, role))
 }
 
-/// Records the assertion's nonce and creates or refreshes its principal, in one transaction;
-/// a nonce seen before is refused as a replay.
-pub async fn admit(state: &AppState, claims: &Claims, role: Role) -> Result<Uuid, ApiError> {
+/// Admits a verified assertion: records its nonce (a nonce seen before is refused as a replay),
+/// then registers or refreshes the person record when the claims carry a resident id, then
+/// creates or refreshes the principal. Returns the principal's and person's ids.
+///
+/// The nonce is consumed first and on its own, so a replay does no other work; an assertion
+/// whose later steps fail is spent and the bank app simply issues a new one.
+pub async fn admit(
+    state: &AppState,
+    claims: &Claims,
+    role: Role,
+) -> Result<(Uuid, Option<Uuid>), ApiError> {
     let now = state.clock().now();
     let expires = DateTime::<Utc>::from_timestamp(claims.exp, 0).unwrap_or(now);
-    let subject = format!("{}|{}", claims.iss, claims.sub);
-    let masked = bianmin_core::mask::mask_name(&claims.name);
     let mut tx = state.store().begin().await?;
     let inserted = on_tx!(&mut tx, conn => {
         sqlx::query("DELETE FROM used_assertions WHERE expires_at < $1")
@@ -130,22 +138,38 @@ pub async fn admit(state: &AppState, claims: &Claims, role: Role) -> Result<Uuid
     if inserted == 0 {
         return Err(refused("已被使用（疑似重放）"));
     }
-    let id: Uuid = on_tx!(&mut tx, conn => {
+    tx.commit().await?;
+
+    let person_id = match &claims.resident_id {
+        Some(id) => {
+            let person = NewPerson {
+                resident_id: ResidentId::parse(id).map_err(bianmin_core::Error::from)?,
+                name: claims.name.clone(),
+                phone: None,
+            };
+            Some(state.vault().register(&person, now).await?)
+        }
+        None => None,
+    };
+    let subject = format!("{}|{}", claims.iss, claims.sub);
+    let masked = bianmin_core::mask::mask_name(&claims.name);
+    let id: Uuid = on_pool!(state.store(), pool => {
         sqlx::query_scalar(
-            "INSERT INTO principals (id, subject, role, display_name, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $5) \
+            "INSERT INTO principals (id, subject, role, display_name, person_id, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $6) \
              ON CONFLICT (subject) DO UPDATE SET role = excluded.role, \
-                 display_name = excluded.display_name, updated_at = excluded.updated_at \
+                 display_name = excluded.display_name, person_id = excluded.person_id, \
+                 updated_at = excluded.updated_at \
              RETURNING id",
         )
         .bind(Uuid::now_v7())
         .bind(&subject)
         .bind(role.as_str())
         .bind(&masked)
+        .bind(person_id)
         .bind(now)
-        .fetch_one(&mut *conn)
+        .fetch_one(pool)
         .await?
     });
-    tx.commit().await?;
-    Ok(id)
+    Ok((id, person_id))
 }

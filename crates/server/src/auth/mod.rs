@@ -141,9 +141,16 @@ pub struct Principal {
     pub display_name: String,
     /// Department (government officers only).
     pub department: Option<Department>,
+    /// The person record (citizens and enterprise owners), whose personal data is encrypted.
+    pub person_id: Option<Uuid>,
 }
 
 impl Principal {
+    /// Who this is in the audit log.
+    pub fn audit_actor(&self) -> String {
+        format!("principal:{}", self.id)
+    }
+
     /// Refuses with 403 unless the principal holds one of `roles`.
     pub fn require(&self, roles: &[Role]) -> Result<(), ApiError> {
         if roles.contains(&self.role) {

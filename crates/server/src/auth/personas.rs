@@ -4,13 +4,16 @@
 //! Enabled only when `auth.dev_login` is on (`bianmin demo` turns it on; `bianmin serve` does
 //! not), because anyone can sign in as any persona.
 
-use bianmin_store::{Store, on_pool};
-use chrono::{DateTime, Utc};
+use bianmin_core::{PhoneNumber, ResidentId};
+use bianmin_people::NewPerson;
+use bianmin_store::on_pool;
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{Department, Role, department};
+use crate::app::AppState;
+use crate::http::problem::ApiError;
 
 /// A demo identity.
 #[derive(Debug, Clone, Copy)]
@@ -19,12 +22,35 @@ pub struct Persona {
     pub id: &'static str,
     /// Role.
     pub role: Role,
-    /// Fictional full name (shown on the demo login page only; stored masked).
+    /// Fictional full name (shown on the demo login page only; stored encrypted and masked).
     pub name: &'static str,
     /// Department code for government officers.
     pub department: Option<&'static str>,
+    /// First 17 digits of a fictional 居民身份证号码 (the check digit is computed), for the
+    /// personas who are citizens; staff have no person record.
+    pub resident_id_17: Option<&'static str>,
+    /// Fictional mobile number.
+    pub phone: Option<&'static str>,
     /// One line on what this persona is for.
     pub description: &'static str,
+}
+
+const fn staff(
+    id: &'static str,
+    role: Role,
+    name: &'static str,
+    department: Option<&'static str>,
+    description: &'static str,
+) -> Persona {
+    Persona {
+        id,
+        role,
+        name,
+        department,
+        resident_id_17: None,
+        phone: None,
+        description,
+    }
 }
 
 /// Every demo persona.
@@ -34,6 +60,8 @@ pub const PERSONAS: [Persona; 10] = [
         role: Role::Citizen,
         name: "张伟",
         department: None,
+        resident_id_17: Some("51010419880312003"),
+        phone: Some("13800000001"),
         description: "锦江区市民，在职缴存公积金与社保，有一辆小型汽车",
     },
     Persona {
@@ -41,6 +69,8 @@ pub const PERSONAS: [Persona; 10] = [
         role: Role::Citizen,
         name: "李娜",
         department: None,
+        resident_id_17: Some("51010719920708002"),
+        phone: Some("13900000002"),
         description: "武侯区市民，灵活就业",
     },
     Persona {
@@ -48,57 +78,53 @@ pub const PERSONAS: [Persona; 10] = [
         role: Role::Enterprise,
         name: "陈刚",
         department: None,
+        resident_id_17: Some("51010619800215005"),
+        phone: Some("13700000003"),
         description: "A集团下游经销商（小微企业主）",
     },
-    Persona {
-        id: "officer-hpf",
-        role: Role::GovernmentOfficer,
-        name: "王芳",
-        department: Some("hpf"),
-        description: "公积金中心业务处",
-    },
-    Persona {
-        id: "officer-hrss",
-        role: Role::GovernmentOfficer,
-        name: "赵磊",
-        department: Some("hrss"),
-        description: "人社局社保业务处",
-    },
-    Persona {
-        id: "officer-traffic",
-        role: Role::GovernmentOfficer,
-        name: "周敏",
-        department: Some("traffic"),
-        description: "交管局违法处理科",
-    },
-    Persona {
-        id: "officer-data",
-        role: Role::GovernmentOfficer,
-        name: "吴强",
-        department: Some("data"),
-        description: "网络理政办，查看全市汇总",
-    },
-    Persona {
-        id: "operator-liu",
-        role: Role::BankOperator,
-        name: "刘洋",
-        department: None,
-        description: "银行网点运营，处理人工复核与知识库",
-    },
-    Persona {
-        id: "auditor-sun",
-        role: Role::Auditor,
-        name: "孙丽",
-        department: None,
-        description: "内审，查阅审计日志",
-    },
-    Persona {
-        id: "admin-zhou",
-        role: Role::Admin,
-        name: "周涛",
-        department: None,
-        description: "系统管理员",
-    },
+    staff(
+        "officer-hpf",
+        Role::GovernmentOfficer,
+        "王芳",
+        Some("hpf"),
+        "公积金中心业务处",
+    ),
+    staff(
+        "officer-hrss",
+        Role::GovernmentOfficer,
+        "赵磊",
+        Some("hrss"),
+        "人社局社保业务处",
+    ),
+    staff(
+        "officer-traffic",
+        Role::GovernmentOfficer,
+        "周敏",
+        Some("traffic"),
+        "交管局违法处理科",
+    ),
+    staff(
+        "officer-data",
+        Role::GovernmentOfficer,
+        "吴强",
+        Some("data"),
+        "网络理政办，查看全市汇总",
+    ),
+    staff(
+        "operator-liu",
+        Role::BankOperator,
+        "刘洋",
+        None,
+        "银行网点运营，处理人工复核与知识库",
+    ),
+    staff(
+        "auditor-sun",
+        Role::Auditor,
+        "孙丽",
+        None,
+        "内审，查阅审计日志",
+    ),
+    staff("admin-zhou", Role::Admin, "周涛", None, "系统管理员"),
 ];
 
 /// Finds a persona by id.
@@ -136,16 +162,33 @@ impl From<&Persona> for PersonaView {
     }
 }
 
-/// Creates or refreshes the principal behind `persona` and returns its id.
-pub async fn ensure(store: &Store, persona: &Persona, now: DateTime<Utc>) -> sqlx::Result<Uuid> {
+/// Creates or refreshes the principal behind `persona` (and, for citizens, their encrypted
+/// person record) and returns the principal's and person's ids.
+pub async fn ensure(state: &AppState, persona: &Persona) -> Result<(Uuid, Option<Uuid>), ApiError> {
+    let now = state.clock().now();
+    let person_id = match (persona.resident_id_17, persona.phone) {
+        (Some(first17), phone) => {
+            let person = NewPerson {
+                resident_id: ResidentId::with_check_digit(first17)
+                    .map_err(bianmin_core::Error::from)?,
+                name: persona.name.to_string(),
+                phone: phone
+                    .map(PhoneNumber::parse)
+                    .transpose()
+                    .map_err(bianmin_core::Error::from)?,
+            };
+            Some(state.vault().register(&person, now).await?)
+        }
+        (None, _) => None,
+    };
     let masked = bianmin_core::mask::mask_name(persona.name);
-    let id = on_pool!(store, pool => {
+    let id = on_pool!(state.store(), pool => {
         sqlx::query_scalar(
-            "INSERT INTO principals (id, persona, role, display_name, department, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $6) \
+            "INSERT INTO principals (id, persona, role, display_name, department, person_id, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $7) \
              ON CONFLICT (persona) DO UPDATE SET role = excluded.role, \
                  display_name = excluded.display_name, department = excluded.department, \
-                 updated_at = excluded.updated_at \
+                 person_id = excluded.person_id, updated_at = excluded.updated_at \
              RETURNING id",
         )
         .bind(Uuid::now_v7())
@@ -153,17 +196,18 @@ pub async fn ensure(store: &Store, persona: &Persona, now: DateTime<Utc>) -> sql
         .bind(persona.role.as_str())
         .bind(&masked)
         .bind(persona.department)
+        .bind(person_id)
         .bind(now)
         .fetch_one(pool)
         .await?
     });
-    Ok(id)
+    Ok((id, person_id))
 }
 
 /// Creates every persona's principal (the demo does this at start-up).
-pub async fn seed_all(store: &Store, now: DateTime<Utc>) -> sqlx::Result<()> {
+pub async fn seed_all(state: &AppState) -> Result<(), ApiError> {
     for p in &PERSONAS {
-        ensure(store, p, now).await?;
+        ensure(state, p).await?;
     }
     Ok(())
 }

@@ -67,7 +67,7 @@ pub async fn dev_login(
             format!("演示身份“{}”不存在。", request.persona),
         )
     })?;
-    let id = personas::ensure(state.store(), persona, state.clock().now()).await?;
+    let (id, person_id) = personas::ensure(&state, persona).await?;
     let session = session::open(&state, id, persona.role, "dev").await?;
     let principal = Principal {
         id,
@@ -76,6 +76,7 @@ pub async fn dev_login(
         role: persona.role,
         display_name: bianmin_core::mask::mask_name(persona.name),
         department: persona.department.and_then(department),
+        person_id,
     };
     Ok(signed_in(&state, &principal, session))
 }
@@ -101,7 +102,7 @@ pub async fn assertion_login(
         auth.assertion_max_age_secs,
         state.clock().now(),
     )?;
-    let id = assertion::admit(&state, &claims, role).await?;
+    let (id, person_id) = assertion::admit(&state, &claims, role).await?;
     let session = session::open(&state, id, role, "assertion").await?;
     let principal = Principal {
         id,
@@ -110,6 +111,7 @@ pub async fn assertion_login(
         role,
         display_name: bianmin_core::mask::mask_name(&claims.name),
         department: None,
+        person_id,
     };
     Ok(signed_in(&state, &principal, session))
 }

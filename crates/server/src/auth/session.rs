@@ -187,6 +187,7 @@ struct SessionRow {
     role: String,
     display_name: String,
     department: Option<String>,
+    person_id: Option<Uuid>,
 }
 
 /// The token a request carries: `Authorization: Bearer …` first, then the session cookie.
@@ -222,7 +223,7 @@ impl FromRequestParts<AppState> for Principal {
         let row: Option<SessionRow> = on_pool!(state.store(), pool => {
             sqlx::query_as(
                 "SELECT s.principal_id, s.expires_at, s.revoked_at, p.persona, p.role, \
-                        p.display_name, p.department \
+                        p.display_name, p.department, p.person_id \
                  FROM sessions s JOIN principals p ON p.id = s.principal_id WHERE s.id = $1",
             )
             .bind(session_id)
@@ -245,6 +246,7 @@ impl FromRequestParts<AppState> for Principal {
             role,
             display_name: row.display_name,
             department: row.department.as_deref().and_then(department),
+            person_id: row.person_id,
         })
     }
 }

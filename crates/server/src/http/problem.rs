@@ -26,6 +26,14 @@ pub struct ApiError {
     retry_after: Option<u64>,
 }
 
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({}): {}", self.status, self.code, self.detail)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
 /// Body of an error response (RFC 9457 plus `code` and `request_id`).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Problem {
