@@ -1,7 +1,10 @@
 // 便民服务平台 · 银行运营控制台（ES module）
 //
 // 左侧导航用 URL hash 切换视图（#overview、#review…），刷新页面后仍停在原处。
-// 概览页显示 /healthz（进程存活）与 /readyz（依赖就绪，未就绪时返回 503 problem）。
+// 概览页显示 /healthz（进程存活）与 /readyz（依赖就绪，未就绪时返回 503 problem），
+// 以及 /api/v1/ops/overview 的运行概况（数据库、会话、事件、各角色用户数）。
+// 审计日志页（首次打开时才请求）：审计人员、管理员可分页浏览记录并校验 HMAC-SM3 链；
+// 银行运营人员由服务端拒绝（403），页面展示服务端给出的说明。
 
 import { boot } from './shell.js';
 import { api, ApiError } from './api.js';
@@ -18,7 +21,7 @@ function currentView() {
   return VIEWS.includes(name) ? name : 'overview';
 }
 
-function showView(root, { focus = false } = {}) {
+function showView(root, { focus = false, onShow } = {}) {
   const name = currentView();
   for (const section of root.querySelectorAll('[data-view]')) {
     section.hidden = section.dataset.view !== name;
@@ -29,6 +32,7 @@ function showView(root, { focus = false } = {}) {
   }
   // 点击导航后把焦点移到内容区，键盘与读屏用户不用再 Tab 穿过整个侧栏
   if (focus) root.querySelector('#content').focus({ preventScroll: true });
+  return onShow ? onShow(name) : undefined;
 }
 
 // ---------- 状态检查 ----------
@@ -122,21 +126,364 @@ const timeFmt = new Intl.DateTimeFormat('zh-CN', {
   timeZone: 'Asia/Shanghai', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23',
 });
 
+// ---------- 运行概况 ----------
+
+const ROLE_ORDER = ['citizen', 'enterprise', 'government_officer', 'bank_operator', 'auditor', 'admin'];
+const ROLE_LABELS = {
+  citizen: '市民',
+  enterprise: '企业用户',
+  government_officer: '政府部门人员',
+  bank_operator: '银行运营人员',
+  auditor: '审计人员',
+  admin: '系统管理员',
+};
+const DB_LABELS = { sqlite: 'SQLite', postgres: 'PostgreSQL', postgresql: 'PostgreSQL' };
+const numFmt = new Intl.NumberFormat('zh-CN');
+
+function fmtCount(n) {
+  return typeof n === 'number' && Number.isFinite(n) ? numFmt.format(n) : '—';
+}
+
+function stat(testid, label, value, hint) {
+  return el(
+    'div',
+    { class: 'stat', dataset: { testid } },
+    el('span', { class: 'stat__label' }, label),
+    el('span', { class: 'stat__value' }, value),
+    hint ? el('span', { class: 'stat__hint' }, hint) : null,
+  );
+}
+
+function roleCounts(byRole) {
+  const rank = (role) => {
+    const i = ROLE_ORDER.indexOf(role);
+    return i === -1 ? ROLE_ORDER.length : i;
+  };
+  const entries = Object.entries(byRole || {}).sort((a, b) => rank(a[0]) - rank(b[0]) || a[0].localeCompare(b[0]));
+  return el(
+    'div',
+    { class: 'role-counts' },
+    el('h3', { class: 'role-counts__title' }, '各角色用户数'),
+    entries.length === 0
+      ? el('p', { class: 'muted small' }, '暂无用户。')
+      : el(
+        'ul',
+        { class: 'role-counts__list', dataset: { testid: 'overview-roles' } },
+        entries.map(([role, count]) =>
+          el(
+            'li',
+            { class: 'role-counts__item', dataset: { role } },
+            el('span', { class: 'role-counts__name', title: role }, ROLE_LABELS[role] || role),
+            el('span', { class: 'role-counts__num' }, fmtCount(count)),
+          ),
+        ),
+      ),
+  );
+}
+
+async function loadOverview(card) {
+  try {
+    const o = await probe('/api/v1/ops/overview');
+    const byRole = (o && o.principals_by_role) || {};
+    const total = Object.values(byRole).reduce((sum, n) => sum + (Number(n) || 0), 0);
+    const db = o && o.database;
+    setCard(
+      card,
+      'ok',
+      el(
+        'div',
+        { class: 'stat-row' },
+        stat('overview-database', '数据库', DB_LABELS[db] || db || '—', o && o.version ? `服务版本 ${o.version}` : null),
+        stat('overview-sessions', '有效会话', fmtCount(o && o.active_sessions), '未撤销且未过期'),
+        stat('overview-events', '领域事件', fmtCount(o && o.outbox_events), '发件箱累计记录'),
+        stat('overview-principals', '用户总数', fmtCount(total), '各角色合计'),
+      ),
+      roleCounts(byRole),
+    );
+  } catch (err) {
+    setCard(card, 'error', problemBanner(err));
+  }
+}
+
+// ---------- 审计日志 ----------
+
+const AUDIT_PAGE = 100;
+const ACTION_LABELS = {
+  'person.reveal': '查看个人明文信息',
+  'person.erase': '删除个人信息（密码销毁）',
+  'keys.rotate': '轮换主密钥',
+  'keys.rewrap': '重新封装数据密钥',
+  'keys.retire': '停用旧密钥版本',
+};
+const PURPOSE_LABELS = {
+  self_service: '本人自助查看',
+  manual_review: '人工复核',
+  customer_request: '客户申请',
+  legal_request: '司法或监管要求',
+};
+// UUIDv7 的前 12 位是时间戳，同一时段的 id 前缀相同，所以缩写时保留首 4 位与末 8 位
+const UUID_RE = /\b([0-9a-f]{4})[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}([0-9a-f]{8})\b/gi;
+
+const beijingFmt = new Intl.DateTimeFormat('zh-CN', {
+  timeZone: 'Asia/Shanghai',
+  year: 'numeric', month: '2-digit', day: '2-digit',
+  hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23',
+});
+
+/** RFC 3339 → “2025-03-12 14:05:09”（北京时间，与浏览器所在时区无关）。 */
+function beijingTime(iso) {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return String(iso || '—');
+  const p = Object.fromEntries(beijingFmt.formatToParts(d).map((x) => [x.type, x.value]));
+  return `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute}:${p.second}`;
+}
+
+/** 长 UUID 缩写为“首 4 位…末 8 位”，完整值放在 title 里（悬停可见）。 */
+function idRef(value) {
+  const full = value === null || value === undefined || value === '' ? '—' : String(value);
+  return el('span', { class: 'id-ref', title: full }, full.replace(UUID_RE, '$1…$2'));
+}
+
+function labelled(code, labels) {
+  if (code === null || code === undefined || code === '') return el('span', { class: 'muted' }, '—');
+  const label = labels[code];
+  if (!label) return el('span', { class: 'mono' }, String(code));
+  return [el('span', {}, label), el('span', { class: 'sub mono' }, code)];
+}
+
+function detailsText(details) {
+  if (details === null || details === undefined) return '—';
+  if (typeof details !== 'object' || Array.isArray(details)) return JSON.stringify(details);
+  const parts = Object.entries(details).map(([k, v]) => {
+    let text;
+    if (Array.isArray(v)) text = v.length ? v.map((x) => (typeof x === 'object' ? JSON.stringify(x) : String(x))).join(', ') : '[]';
+    else if (v !== null && typeof v === 'object') text = JSON.stringify(v);
+    else text = String(v);
+    return `${k}: ${text}`;
+  });
+  return parts.length ? parts.join('；') : '—';
+}
+
+function auditRow(e) {
+  return el(
+    'tr',
+    { dataset: { testid: 'audit-row', seq: e.seq, action: e.action } },
+    el('td', { class: 'num' }, String(e.seq)),
+    el('td', { class: 'num' }, el('time', { datetime: e.occurred_at }, beijingTime(e.occurred_at))),
+    el('td', {}, idRef(e.actor)),
+    el('td', {}, labelled(e.action, ACTION_LABELS)),
+    el('td', {}, idRef(e.target)),
+    el('td', {}, labelled(e.purpose, PURPOSE_LABELS)),
+    el('td', { class: 'details', title: e.tag ? `校验标签：${e.tag}` : null }, detailsText(e.details)),
+  );
+}
+
+function auditDenied(err) {
+  return el(
+    'section',
+    { class: 'card state-panel', role: 'alert', dataset: { testid: 'audit-denied', code: err.code || '' } },
+    el('div', { class: 'state-panel__icon', 'aria-hidden': 'true' }, '!'),
+    el('h2', { class: 'state-panel__title' }, '无权查看'),
+    el('p', { class: 'state-panel__text' }, err.detail || err.message),
+    el('p', { class: 'small muted' }, '审计日志仅限审计人员与系统管理员查看。'),
+    err.code || err.requestId
+      ? el(
+        'p',
+        { class: 'small muted' },
+        [err.code ? `错误码：${err.code}` : '', err.requestId ? `请求编号：${err.requestId}` : ''].filter(Boolean).join(' · '),
+      )
+      : null,
+  );
+}
+
+/** 审计日志视图：首次显示时加载；之后“刷新”从头重载，“加载更多”按 after=最后序号 续页。 */
+function auditView(host) {
+  let started = null;
+  let lastSeq = 0;
+  let loaded = 0;
+  let brokenSeq = null;
+  let tbody;
+  let foot;
+  let countText;
+  let verifyBtn;
+  let verifyResult;
+  let verifyProblem;
+
+  function fetchPage(after) {
+    return api(`/api/v1/audit/entries?after=${encodeURIComponent(after)}&limit=${AUDIT_PAGE}`);
+  }
+
+  function markBroken() {
+    if (!tbody) return;
+    for (const row of tbody.querySelectorAll('tr')) {
+      row.classList.toggle('is-broken', brokenSeq !== null && Number(row.dataset.seq) === brokenSeq);
+    }
+  }
+
+  function appendPage(entries) {
+    if (loaded === 0 && entries.length === 0) {
+      replace(tbody, el('tr', {}, el('td', { colspan: '7' }, el('div', { class: 'empty', dataset: { testid: 'audit-empty' } }, '暂无审计记录'))));
+    }
+    for (const e of entries) {
+      tbody.append(auditRow(e));
+      lastSeq = Math.max(lastSeq, Number(e.seq) || 0);
+    }
+    loaded += entries.length;
+    countText.textContent = `已加载 ${numFmt.format(loaded)} 条`;
+    markBroken();
+    if (entries.length === AUDIT_PAGE) {
+      const more = el('button', { class: 'btn', type: 'button', dataset: { testid: 'audit-load-more' } }, '加载更多');
+      more.addEventListener('click', () => loadMore(more));
+      replace(foot, more);
+    } else {
+      replace(foot, el('p', { class: 'small muted', dataset: { testid: 'audit-end' } }, loaded ? `已全部加载，共 ${numFmt.format(loaded)} 条。` : ''));
+    }
+  }
+
+  async function loadMore(button) {
+    button.disabled = true;
+    button.textContent = '正在加载…';
+    try {
+      appendPage(await fetchPage(lastSeq));
+    } catch (err) {
+      if (err.redirecting) return;
+      const retry = el('button', { class: 'btn', type: 'button', dataset: { testid: 'audit-load-more' } }, '加载更多');
+      retry.addEventListener('click', () => loadMore(retry));
+      replace(foot, el('div', { class: 'stack stack--s' }, problemBanner(err), el('div', {}, retry)));
+    }
+  }
+
+  async function verify() {
+    verifyBtn.disabled = true;
+    verifyBtn.textContent = '正在校验…';
+    verifyResult.removeAttribute('data-intact');
+    replace(verifyProblem);
+    replace(verifyResult, el('span', { class: 'verify-result__text' }, '正在重新计算审计链…'));
+    try {
+      const v = await api('/api/v1/audit/verify');
+      const intact = Boolean(v && v.intact);
+      const checked = numFmt.format(Number(v && v.entries_checked) || 0);
+      const at = beijingTime(new Date().toISOString());
+      let text;
+      if (intact) text = `审计链完整：已校验 ${checked} 条`;
+      else if (v.first_broken_seq !== null && v.first_broken_seq !== undefined) text = `审计链在第 ${v.first_broken_seq} 条处被破坏：${v.reason || '原因未知'}`;
+      else text = `审计链被破坏：${(v && v.reason) || '原因未知'}`;
+      brokenSeq = intact || v.first_broken_seq === null || v.first_broken_seq === undefined ? null : Number(v.first_broken_seq);
+      verifyResult.dataset.intact = String(intact);
+      replace(
+        verifyResult,
+        el('span', { class: 'verify-result__icon', 'aria-hidden': 'true' }, intact ? '✓' : '✕'),
+        el(
+          'span',
+          { class: 'verify-result__text' },
+          text,
+          el('span', { class: 'verify-result__meta' }, intact ? `校验时间 ${at}（北京时间）` : `已校验 ${checked} 条 · 校验时间 ${at}（北京时间）`),
+        ),
+      );
+      markBroken();
+    } catch (err) {
+      replace(verifyResult);
+      if (!err.redirecting) replace(verifyProblem, problemBanner(err));
+    } finally {
+      verifyBtn.disabled = false;
+      verifyBtn.textContent = '校验完整性';
+    }
+  }
+
+  function renderShell() {
+    verifyBtn = el('button', { class: 'btn btn--primary', type: 'button', dataset: { testid: 'audit-verify' } }, '校验完整性');
+    verifyBtn.addEventListener('click', verify);
+    const refreshBtn = el('button', { class: 'btn', type: 'button', dataset: { testid: 'audit-refresh' } }, '刷新');
+    refreshBtn.addEventListener('click', () => reload());
+    countText = el('span', { class: 'small muted', dataset: { testid: 'audit-count' } });
+    verifyResult = el('div', { class: 'verify-result', role: 'status', 'aria-live': 'polite', dataset: { testid: 'audit-verify-result' } });
+    verifyProblem = el('div');
+    tbody = el('tbody', {});
+    foot = el('div', { class: 'table-foot' });
+    replace(
+      host,
+      el(
+        'div',
+        { class: 'stack' },
+        el('div', { class: 'cluster cluster--between' }, el('div', { class: 'cluster' }, verifyBtn, refreshBtn), countText),
+        verifyResult,
+        verifyProblem,
+        el(
+          'article',
+          { class: 'card', 'aria-label': '审计记录' },
+          el(
+            'div',
+            { class: 'table-wrap' },
+            el(
+              'table',
+              { class: 'data-table', dataset: { testid: 'audit-table' } },
+              el(
+                'thead',
+                {},
+                el(
+                  'tr',
+                  {},
+                  el('th', { scope: 'col' }, '序号'),
+                  el('th', { scope: 'col' }, '时间（北京时间）'),
+                  el('th', { scope: 'col' }, '操作者'),
+                  el('th', { scope: 'col' }, '操作'),
+                  el('th', { scope: 'col' }, '对象'),
+                  el('th', { scope: 'col' }, '目的'),
+                  el('th', { scope: 'col' }, '详情'),
+                ),
+              ),
+              tbody,
+            ),
+          ),
+          foot,
+        ),
+      ),
+    );
+  }
+
+  async function reload() {
+    lastSeq = 0;
+    loaded = 0;
+    replace(host, el('div', { class: 'loading', role: 'status' }, el('span', { class: 'spinner', 'aria-hidden': 'true' }), '加载中…'));
+    try {
+      const first = await fetchPage(0);
+      renderShell();
+      appendPage(first);
+    } catch (err) {
+      if (err.redirecting) return;
+      if (err.status === 403) replace(host, auditDenied(err));
+      else replace(host, problemBanner(err, { onRetry: () => reload() }));
+    }
+  }
+
+  return {
+    show() {
+      if (!started) started = reload();
+      return started;
+    },
+  };
+}
+
+// ---------- 刷新 ----------
+
 async function refreshStatus(root) {
   const button = root.querySelector('[data-testid="refresh-status"]');
   button.disabled = true;
   await Promise.all([
     checkHealth(root.querySelector('[data-testid="health-status"]')),
     checkReady(root.querySelector('[data-testid="ready-status"]')),
+    loadOverview(root.querySelector('[data-testid="ops-overview"]')),
   ]);
   root.querySelector('[data-testid="last-checked"]').textContent = `最后检查：${timeFmt.format(new Date())}`;
   button.disabled = false;
 }
 
 boot(async (me, root) => {
-  showView(root);
-  window.addEventListener('hashchange', () => showView(root, { focus: true }));
+  const audit = auditView(root.querySelector('[data-audit="body"]'));
+  const onShow = (name) => (name === 'audit' ? audit.show() : undefined);
+  const initial = showView(root, { onShow });
+  window.addEventListener('hashchange', () => showView(root, { focus: true, onShow }));
   root.querySelector('[data-testid="refresh-status"]').addEventListener('click', () => refreshStatus(root));
-  // 等首轮状态检查完成再标记 page-ready，测试拿到的就是最终状态
-  await refreshStatus(root);
+  // 等首轮状态检查（以及直接打开 #audit 时的首页审计记录）完成再标记 page-ready，测试拿到的就是最终状态
+  await Promise.all([refreshStatus(root), initial]);
 });

@@ -193,3 +193,262 @@ async fn a_citizen_cannot_open_the_bank_console() {
     std::fs::write(screenshot_dir().join("citizen-denied-console.png"), png).unwrap();
     client.close().await.unwrap();
 }
+
+/// Signs in on the login page as `persona` and waits for its front-end to be ready.
+async fn sign_in(client: &Client, app: &common::TestApp, persona: &str) {
+    client.goto(&app.url("/")).await.unwrap();
+    wait_for(client, &format!("button[data-persona='{persona}']"))
+        .await
+        .click()
+        .await
+        .unwrap();
+    wait_for(client, "[data-testid='page-ready']").await;
+}
+
+async fn text_of(client: &Client, css: &str) -> String {
+    wait_for(client, css).await.text().await.unwrap()
+}
+
+/// POSTs JSON with a bearer token (the browser tests' API side-channel).
+async fn post_as(
+    app: &common::TestApp,
+    path: &str,
+    token: &str,
+    body: &serde_json::Value,
+) -> reqwest::Response {
+    app.client
+        .post(app.url(path))
+        .bearer_auth(token)
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_citizen_sees_their_profile_masked_and_reveals_it_on_request() {
+    let Some(driver) = start_driver().await else {
+        return;
+    };
+    let app = common::spawn_app().await;
+    let client = browser(&driver).await;
+    client.set_window_size(390, 844).await.unwrap();
+    sign_in(&client, &app, "citizen-zhang").await;
+
+    wait_for(&client, "[data-tab='me']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    wait_for(
+        &client,
+        "[data-testid='profile'][data-state='ready'][data-revealed='false']",
+    )
+    .await;
+    assert_eq!(
+        text_of(&client, "[data-testid='profile-name']").await,
+        "*伟"
+    );
+    assert_eq!(
+        text_of(&client, "[data-testid='profile-resident-id']").await,
+        "510104********0039"
+    );
+    assert_eq!(
+        text_of(&client, "[data-testid='profile-phone']").await,
+        "138****0001"
+    );
+    assert!(
+        text_of(&client, "[data-testid='me-panel']")
+            .await
+            .contains("为保护您的隐私，信息默认脱敏显示")
+    );
+    // The home panel is out of the way while 我的 is open.
+    assert!(
+        !wait_for(&client, "[data-testid='service-grid']")
+            .await
+            .is_displayed()
+            .await
+            .unwrap()
+    );
+
+    wait_for(&client, "[data-testid='reveal-profile']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    wait_for(&client, "[data-testid='profile'][data-revealed='true']").await;
+    assert_eq!(
+        text_of(&client, "[data-testid='profile-name']").await,
+        "张伟"
+    );
+    assert_eq!(
+        text_of(&client, "[data-testid='profile-resident-id']").await,
+        "510104198803120039"
+    );
+    assert_eq!(
+        text_of(&client, "[data-testid='profile-phone']").await,
+        "13800000001"
+    );
+    assert!(
+        text_of(&client, "[data-testid='reveal-notice']")
+            .await
+            .contains("本次查看已记录")
+    );
+    let png = client.screenshot().await.unwrap();
+    std::fs::write(screenshot_dir().join("citizen-profile.png"), png).unwrap();
+
+    // The reveal was audited server-side.
+    let auditor = app.login("auditor-sun").await;
+    let entries: serde_json::Value = app
+        .get_as("/api/v1/audit/entries", &auditor)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        entries
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["action"] == "person.reveal" && e["purpose"] == "self_service"),
+        "{entries}"
+    );
+
+    // 隐藏 masks again at once.
+    wait_for(&client, "[data-testid='hide-profile']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    wait_for(&client, "[data-testid='profile'][data-revealed='false']").await;
+    assert_eq!(
+        text_of(&client, "[data-testid='profile-name']").await,
+        "*伟"
+    );
+    assert!(
+        !text_of(&client, "[data-testid='profile']")
+            .await
+            .contains("510104198803120039")
+    );
+
+    // A citizen whose data is erased while signed in gets a clear message instead of a
+    // profile (signing in again would register the person afresh, so erase after sign-in).
+    wait_for(&client, "[data-testid='logout']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    wait_for(&client, "button[data-persona]").await;
+    let li = app.login("citizen-li").await;
+    sign_in(&client, &app, "citizen-li").await;
+    let li_profile: serde_json::Value = app
+        .get_as("/api/v1/me/profile", &li)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let admin = app.login("admin-zhou").await;
+    let erased = app
+        .client
+        .delete(app.url(&format!(
+            "/api/v1/persons/{}",
+            li_profile["id"].as_str().unwrap()
+        )))
+        .bearer_auth(&admin)
+        .json(&json!({ "reason": "T-2024-001" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(erased.status(), 204);
+    wait_for(&client, "[data-tab='me']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    wait_for(&client, "[data-testid='profile'][data-state='erased']").await;
+    let message = text_of(&client, "[data-testid='profile-erased']").await;
+    assert!(message.contains("已删除"), "{message}");
+    assert!(
+        client
+            .find(Locator::Css("[data-testid='reveal-profile']"))
+            .await
+            .is_err()
+    );
+    let png = client.screenshot().await.unwrap();
+    std::fs::write(screenshot_dir().join("citizen-profile-erased.png"), png).unwrap();
+    client.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_auditor_pages_the_audit_log_and_verifies_the_chain() {
+    let Some(driver) = start_driver().await else {
+        return;
+    };
+    let app = common::spawn_app().await;
+    // A fresh database has no audit entries: a citizen's reveal makes one.
+    let citizen = app.login("citizen-zhang").await;
+    let revealed = post_as(&app, "/api/v1/me/profile/reveal", &citizen, &json!({})).await;
+    assert_eq!(revealed.status(), 200);
+
+    let client = browser(&driver).await;
+    client.set_window_size(1440, 900).await.unwrap();
+    sign_in(&client, &app, "auditor-sun").await;
+
+    // The overview card shows the deployment numbers.
+    wait_for(&client, "[data-testid='ops-overview'][data-status='ok']").await;
+    assert!(
+        text_of(&client, "[data-testid='overview-database']")
+            .await
+            .contains("SQLite")
+            || std::env::var_os("BIANMIN_TEST_DATABASE_URL").is_some()
+    );
+    let roles = text_of(&client, "[data-testid='overview-roles']").await;
+    assert!(roles.contains("审计人员"), "{roles}");
+
+    wait_for(&client, "a[data-nav='audit']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    let row = text_of(
+        &client,
+        "[data-testid='audit-row'][data-action='person.reveal']",
+    )
+    .await;
+    assert!(row.contains("查看个人明文信息"), "{row}");
+    assert!(row.contains("本人自助查看"), "{row}");
+    wait_for(&client, "[data-testid='audit-verify']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    let result = text_of(
+        &client,
+        "[data-testid='audit-verify-result'][data-intact='true']",
+    )
+    .await;
+    assert!(result.contains("审计链完整：已校验"), "{result}");
+    let png = client.screenshot().await.unwrap();
+    std::fs::write(screenshot_dir().join("console-audit.png"), png).unwrap();
+
+    // A bank operator is refused by the server, and the page says so.
+    wait_for(&client, "[data-testid='logout']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    wait_for(&client, "button[data-persona]").await;
+    sign_in(&client, &app, "operator-liu").await;
+    client.goto(&app.url("/console/#audit")).await.unwrap();
+    let denied = text_of(&client, "[data-testid='audit-denied']").await;
+    assert!(denied.contains("无权查看"), "{denied}");
+    assert!(
+        client
+            .find(Locator::Css("[data-testid='audit-verify']"))
+            .await
+            .is_err()
+    );
+    let png = client.screenshot().await.unwrap();
+    std::fs::write(screenshot_dir().join("console-audit-denied.png"), png).unwrap();
+    client.close().await.unwrap();
+}
