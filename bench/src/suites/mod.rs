@@ -8,14 +8,22 @@ use std::time::Duration;
 use crate::figure::Figures;
 use crate::load::LoadPlan;
 
+mod crypto;
 mod http;
 
 /// Every suite, in the order `all` runs them.
-pub const SUITES: &[Suite] = &[Suite {
-    name: "http",
-    about: "requests/s and p50/p99 latency of /healthz and of an authenticated database read, against a bare axum handler",
-    run: |settings, figures| Box::pin(http::run(settings, figures)),
-}];
+pub const SUITES: &[Suite] = &[
+    Suite {
+        name: "http",
+        about: "requests/s and p50/p99 latency of /healthz and of an authenticated database read, against a bare axum handler",
+        run: |settings, figures| Box::pin(http::run(settings, figures)),
+    },
+    Suite {
+        name: "crypto",
+        about: "SM4-GCM and SM3 MB/s against AES-256-GCM and SHA-256, SM2 sign/verify per second, and an encrypted person row (insert + read) against plaintext",
+        run: |settings, figures| Box::pin(crypto::run(settings, figures)),
+    },
+];
 
 /// What every suite is given: the command line's knobs.
 #[derive(Debug, Clone)]
