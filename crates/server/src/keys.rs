@@ -98,7 +98,7 @@ pub async fn status(
         keyring.current_version(),
         keyring.min_decrypt_version()
     ));
-    out.push_str("version  created                    state     data keys\n");
+    out.push_str("version  created                  state     data keys\n");
     for info in keyring.versions() {
         let state = if info.version == keyring.current_version() {
             "current"
@@ -108,9 +108,9 @@ pub async fn status(
             "active"
         };
         out.push_str(&format!(
-            "{:>7}  {:<25}  {:<8}  {:>9}\n",
+            "{:>7}  {:<23}  {:<8}  {:>9}\n",
             info.version,
-            info.created_at.to_rfc3339(),
+            info.created_at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
             state,
             in_use.get(&info.version).copied().unwrap_or(0)
         ));
