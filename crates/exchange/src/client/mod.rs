@@ -1,0 +1,575 @@
+//! The client side (§9): local checks before anything is sent, signed and encrypted requests,
+//! verified responses, per-service timeouts, retries with jittered exponential backoff for
+//! idempotent services, a circuit breaker and a concurrency limit per provider, a response
+//! cache bounded by the consent, and a log record for every attempt.
+
+mod breaker;
+mod cache;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use bianmin_core::{ResidentId, SharedClock};
+use bianmin_crypto::{random_bytes, sm3_digest};
+use reqwest::header::{CONTENT_TYPE, HeaderMap};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use tokio::sync::Semaphore;
+use uuid::Uuid;
+
+use self::breaker::Breaker;
+pub use self::breaker::BreakerState;
+use self::cache::ResponseCache;
+use crate::log::{LogRecord, LogSide, MessageLog};
+use crate::wire::{
+    self, BODY_CONSENT, BODY_SUBJECT, CONTENT_TYPE_ENCRYPTED, CONTENT_TYPE_JSON,
+    CONTENT_TYPE_PROBLEM, HEADER_MESSAGE_ID, HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP,
+    PreparedRequest, Problem, ResponseToSign,
+};
+use crate::{
+    ClientId, ExchangeError, MemberKeys, Registry, ServiceDef, ServiceId, SignedConsent, Subsystem,
+};
+
+/// Largest response body read; anything longer is a bad response.
+const MAX_RESPONSE_BYTES: usize = 8 * 1024 * 1024;
+/// Longest wait between two attempts, however many retries.
+const MAX_BACKOFF: Duration = Duration::from_secs(10);
+
+/// How an [`ExchangeClient`] behaves towards providers.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// Extra attempts after the first, for idempotent services only.
+    pub max_retries: u32,
+    /// Wait before the first retry; doubled for each further one, with jitter.
+    pub backoff_base: Duration,
+    /// Consecutive failed attempts that open a provider's breaker.
+    pub breaker_failures: u32,
+    /// How long an open breaker fails calls fast before letting a probe through.
+    pub breaker_cooldown: Duration,
+    /// Attempts in flight to one provider at once; further ones wait (within the service's
+    /// timeout).
+    pub max_concurrency_per_provider: usize,
+    /// Whether answers of idempotent services under a consent are cached.
+    pub cache: bool,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        ClientConfig {
+            max_retries: 2,
+            backoff_base: Duration::from_millis(100),
+            breaker_failures: 5,
+            breaker_cooldown: Duration::from_secs(30),
+            max_concurrency_per_provider: 32,
+            cache: true,
+        }
+    }
+}
+
+/// Breaker and concurrency limit of one provider.
+#[derive(Debug)]
+struct Lane {
+    breaker: Arc<Breaker>,
+    permits: Semaphore,
+}
+
+/// A checker of response bodies, run before a response is logged as accepted or cached.
+type BodyCheck<'a> = &'a (dyn Fn(&Value) -> Result<(), String> + Send + Sync);
+
+/// Calls services of other members as one subsystem.
+///
+/// Before sending, it refuses locally (and sends nothing) what a provider would refuse: an
+/// unknown service, a missing access right, a personal-data service or a subject without a
+/// consent, a consent for another consumer, subject, time or data kind. Revocation is the
+/// caller's to check (its consent ledger) before calling; after a revocation, call
+/// [`forget_consent`](Self::forget_consent) so cached answers go too.
+pub struct ExchangeClient {
+    registry: Arc<Registry>,
+    keys: Arc<MemberKeys>,
+    log: Arc<dyn MessageLog>,
+    clock: SharedClock,
+    config: ClientConfig,
+    http: reqwest::Client,
+    lanes: Mutex<HashMap<ClientId, Arc<Lane>>>,
+    cache: ResponseCache,
+}
+
+impl std::fmt::Debug for ExchangeClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExchangeClient")
+            .field("id", &self.keys.id)
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What one attempt produced, for the breaker, the log and the retry decision.
+struct Attempt {
+    result: Result<Value, ExchangeError>,
+    status: Option<u16>,
+    response_sm3: Option<String>,
+}
+
+impl ExchangeClient {
+    /// A client calling as `keys.id`, logging every attempt to `log`, timestamping with
+    /// `clock` (timeouts, backoff and cool-downs use real time).
+    #[must_use]
+    pub fn new(
+        registry: Arc<Registry>,
+        keys: impl Into<Arc<MemberKeys>>,
+        log: Arc<dyn MessageLog>,
+        clock: SharedClock,
+        config: ClientConfig,
+    ) -> ExchangeClient {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            // Building fails only when the TLS backend cannot initialise; none is compiled in,
+            // and the default client is the same minus the redirect policy.
+            .unwrap_or_default();
+        ExchangeClient {
+            registry,
+            keys: keys.into(),
+            log,
+            clock,
+            config,
+            http,
+            lanes: Mutex::new(HashMap::new()),
+            cache: ResponseCache::default(),
+        }
+    }
+
+    /// The subsystem this client calls as.
+    #[must_use]
+    pub fn id(&self) -> &ClientId {
+        &self.keys.id
+    }
+
+    /// Calls `service` with `body` (a JSON object), about `subject` under `consent`, and
+    /// returns the provider's verified (and decrypted) response body.
+    ///
+    /// # Errors
+    ///
+    /// Local refusals (nothing sent): `UnknownService`, `AccessDenied`, `ConsentMissing`,
+    /// `ConsentInvalid`, `Malformed`; `CircuitOpen` while the provider's breaker is open. From
+    /// the provider: the protocol's errors (§7). On the way: `Timeout`, `Http`, and
+    /// `BadResponse` for a response that is unsigned, wrongly signed, stale, for another
+    /// message or not a JSON object. `Store` if the attempt could not be logged (the answer
+    /// is then not released).
+    pub async fn call(
+        &self,
+        service: &ServiceId,
+        consent: Option<&SignedConsent>,
+        subject: Option<&ResidentId>,
+        body: Value,
+    ) -> Result<Value, ExchangeError> {
+        self.call_checked(service, consent, subject, body, &|_| Ok(()))
+            .await
+    }
+
+    /// As [`call`](Self::call), and the response must deserialize as `T` (the service's
+    /// response schema); one that does not is a `BadResponse`, logged as such and not cached.
+    ///
+    /// # Errors
+    ///
+    /// As [`call`](Self::call).
+    pub async fn call_as<T: DeserializeOwned>(
+        &self,
+        service: &ServiceId,
+        consent: Option<&SignedConsent>,
+        subject: Option<&ResidentId>,
+        body: Value,
+    ) -> Result<T, ExchangeError> {
+        let check = |value: &Value| {
+            T::deserialize(value)
+                .map(|_| ())
+                .map_err(|e| format!("response does not match the service's schema: {e}"))
+        };
+        let value = self
+            .call_checked(service, consent, subject, body, &check)
+            .await?;
+        serde_json::from_value(value).map_err(|e| ExchangeError::BadResponse(e.to_string()))
+    }
+
+    /// Drops every cached answer fetched under `consent_id`; call it when the consent is
+    /// revoked.
+    pub fn forget_consent(&self, consent_id: &Uuid) {
+        self.cache.forget(consent_id);
+    }
+
+    /// Where `provider`'s circuit breaker stands (`Closed` for a provider never called).
+    #[must_use]
+    pub fn breaker_state(&self, provider: &ClientId) -> BreakerState {
+        self.lanes()
+            .get(provider)
+            .map_or(BreakerState::Closed, |lane| lane.breaker.state())
+    }
+
+    fn lanes(&self) -> std::sync::MutexGuard<'_, HashMap<ClientId, Arc<Lane>>> {
+        // Only inserts happen under this lock; a poisoned map is still whole.
+        self.lanes.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn lane(&self, provider: &ClientId) -> Arc<Lane> {
+        Arc::clone(self.lanes().entry(provider.clone()).or_insert_with(|| {
+            Arc::new(Lane {
+                breaker: Arc::new(Breaker::new(
+                    self.config.breaker_failures,
+                    self.config.breaker_cooldown,
+                )),
+                permits: Semaphore::new(self.config.max_concurrency_per_provider.max(1)),
+            })
+        }))
+    }
+
+    /// The local checks of §9, then the plaintext body with the subject in it.
+    fn prepare(
+        &self,
+        service: &ServiceId,
+        consent: Option<&SignedConsent>,
+        subject: Option<&ResidentId>,
+        body: Value,
+    ) -> Result<(&ServiceDef, &Subsystem, String, Value), ExchangeError> {
+        let def = self
+            .registry
+            .service(service)
+            .ok_or(ExchangeError::UnknownService)?;
+        let provider = self
+            .registry
+            .subsystem(&service.provider)
+            .ok_or(ExchangeError::UnknownService)?;
+        let base_url = provider
+            .base_url
+            .as_deref()
+            .ok_or(ExchangeError::UnknownService)?;
+        if !self.registry.is_allowed(self.id(), service) {
+            return Err(ExchangeError::AccessDenied);
+        }
+        match (consent, subject) {
+            (None, _) if def.personal_data => return Err(ExchangeError::ConsentMissing),
+            (None, Some(_)) => return Err(ExchangeError::ConsentMissing),
+            (Some(_), None) => {
+                return Err(ExchangeError::Malformed(
+                    "授权请求须给出 subject".to_string(),
+                ));
+            }
+            (Some(consent), Some(subject)) => {
+                consent
+                    .artefact
+                    .check_use(self.id(), def, self.clock.now())?;
+                consent.artefact.check_subject(subject)?;
+            }
+            (None, None) => {}
+        }
+        let mut object = match body {
+            Value::Object(object) => object,
+            Value::Null => serde_json::Map::new(),
+            _ => {
+                return Err(ExchangeError::Malformed("请求体应为 JSON 对象".to_string()));
+            }
+        };
+        if object.contains_key(BODY_SUBJECT) || object.contains_key(BODY_CONSENT) {
+            return Err(ExchangeError::Malformed(
+                "subject 与 consent 只能通过参数给出".to_string(),
+            ));
+        }
+        if let Some(subject) = subject {
+            object.insert(
+                BODY_SUBJECT.to_string(),
+                Value::String(subject.as_str().to_string()),
+            );
+        }
+        let url = format!("{}{}", base_url.trim_end_matches('/'), service.path());
+        Ok((def, provider, url, Value::Object(object)))
+    }
+
+    async fn call_checked(
+        &self,
+        service: &ServiceId,
+        consent: Option<&SignedConsent>,
+        subject: Option<&ResidentId>,
+        body: Value,
+        check: BodyCheck<'_>,
+    ) -> Result<Value, ExchangeError> {
+        let (def, provider, url, body) = self.prepare(service, consent, subject, body)?;
+        let cache_key = match consent {
+            Some(consent) if self.config.cache && def.idempotent => {
+                let request = serde_json::to_vec(&body)
+                    .map_err(|e| ExchangeError::Malformed(e.to_string()))?;
+                Some((consent, sm3_digest(&request)))
+            }
+            _ => None,
+        };
+        if let Some((consent, digest)) = &cache_key
+            && let Some(value) = self.cache.get(
+                &consent.artefact.consent_id,
+                service,
+                digest,
+                self.clock.now(),
+            )
+        {
+            return Ok(value);
+        }
+
+        // Personal data, and anything naming a subject, travels encrypted both ways.
+        let sealed = def.personal_data || subject.is_some();
+        let prepared = PreparedRequest::new(
+            service,
+            Uuid::now_v7(),
+            consent,
+            &body,
+            sealed.then_some(&provider.enc_key),
+        )?;
+        let lane = self.lane(&service.provider);
+        let mut retries = 0;
+        let value = loop {
+            let permit = lane.breaker.try_acquire()?;
+            // The concurrency limit: waiting for a slot counts against the service's timeout
+            // but is not the provider's fault, so it neither trips the breaker nor gets logged.
+            let slot = match tokio::time::timeout(def.timeout, lane.permits.acquire()).await {
+                Ok(Ok(slot)) => Some(slot),
+                Ok(Err(_)) | Err(_) => None,
+            };
+            let attempt = match slot {
+                Some(_slot) => {
+                    let started_at = self.clock.now();
+                    let timer = Instant::now();
+                    let attempt = self.attempt(def, provider, &url, &prepared, check).await;
+                    match &attempt.result {
+                        Err(error)
+                            if error.is_transient()
+                                || matches!(error, ExchangeError::BadResponse(_)) =>
+                        {
+                            permit.failure();
+                        }
+                        _ => permit.success(),
+                    }
+                    self.log_attempt(&prepared, &attempt, started_at, timer)
+                        .await?;
+                    attempt.result
+                }
+                None => Err(ExchangeError::Timeout),
+            };
+            match attempt {
+                Ok(value) => break value,
+                Err(error)
+                    if def.idempotent
+                        && error.is_transient()
+                        && retries < self.config.max_retries =>
+                {
+                    tokio::time::sleep(self.backoff(retries)).await;
+                    retries += 1;
+                }
+                Err(error) => return Err(error),
+            }
+        };
+        if let Some((consent, digest)) = cache_key {
+            let now = self.clock.now();
+            self.cache.insert(
+                consent.artefact.consent_id,
+                service,
+                digest,
+                value.clone(),
+                consent.artefact.data_expiry(now),
+                now,
+            );
+        }
+        Ok(value)
+    }
+
+    /// The wait before retry number `retry + 1`: a ceiling of `base * 2^retry` (capped at
+    /// [`MAX_BACKOFF`]), of which a random half to all is waited ("equal jitter"), so that
+    /// clients that failed together do not retry together yet always back off.
+    fn backoff(&self, retry: u32) -> Duration {
+        let ceiling = self
+            .config
+            .backoff_base
+            .saturating_mul(2u32.saturating_pow(retry))
+            .min(MAX_BACKOFF);
+        let fraction = f64::from(u32::from_le_bytes(random_bytes::<4>())) / f64::from(u32::MAX);
+        ceiling.mul_f64(0.5 + fraction / 2.0)
+    }
+
+    async fn log_attempt(
+        &self,
+        prepared: &PreparedRequest,
+        attempt: &Attempt,
+        started_at: chrono::DateTime<chrono::Utc>,
+        timer: Instant,
+    ) -> Result<(), ExchangeError> {
+        let record = LogRecord {
+            message_id: prepared.message_id,
+            side: LogSide::Client,
+            client: self.id().to_string(),
+            service: prepared.service.to_string(),
+            consent_id: prepared.consent.as_ref().map(|c| c.artefact.consent_id),
+            request_sm3: wire::sm3_hex(&prepared.body),
+            response_sm3: attempt.response_sm3.clone(),
+            started_at,
+            duration_ms: u64::try_from(timer.elapsed().as_millis()).unwrap_or(u64::MAX),
+            status: attempt.status,
+            outcome: match &attempt.result {
+                Ok(_) => "ok".to_string(),
+                Err(error) => error.code().to_string(),
+            },
+        };
+        if let Err(error) = self.log.record(&record).await {
+            tracing::error!(%error, "exchange log unavailable; the response is not released");
+            return Err(error);
+        }
+        if let Err(ExchangeError::BadResponse(why)) = &attempt.result {
+            tracing::warn!(
+                message_id = %prepared.message_id,
+                service = %prepared.service,
+                reason = %why,
+                "rejected a provider response"
+            );
+        }
+        Ok(())
+    }
+
+    /// Sends once, with a fresh nonce, timestamp and signature, and verifies the answer.
+    async fn attempt(
+        &self,
+        def: &ServiceDef,
+        provider: &Subsystem,
+        url: &str,
+        prepared: &PreparedRequest,
+        check: BodyCheck<'_>,
+    ) -> Attempt {
+        let mut request = self.http.post(url).body(prepared.body.clone());
+        for (name, value) in prepared.signed_headers(&self.keys, self.clock.now()) {
+            request = request.header(name, value);
+        }
+        let exchange = async {
+            let mut response = request.send().await?;
+            let status = response.status().as_u16();
+            let headers = response.headers().clone();
+            let mut body = Vec::new();
+            while let Some(chunk) = response.chunk().await? {
+                if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
+                    return Ok((status, headers, None));
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok::<_, reqwest::Error>((status, headers, Some(body)))
+        };
+        let fail = |error| Attempt {
+            result: Err(error),
+            status: None,
+            response_sm3: None,
+        };
+        match tokio::time::timeout(def.timeout, exchange).await {
+            Err(_) => fail(ExchangeError::Timeout),
+            Ok(Err(error)) if error.is_timeout() => fail(ExchangeError::Timeout),
+            Ok(Err(error)) => fail(ExchangeError::Http(error.without_url().to_string())),
+            Ok(Ok((status, _, None))) => Attempt {
+                result: Err(ExchangeError::BadResponse(
+                    "response body too large".to_string(),
+                )),
+                status: Some(status),
+                response_sm3: None,
+            },
+            Ok(Ok((status, headers, Some(body)))) => Attempt {
+                result: self.open_response(provider, prepared, status, &headers, &body, check),
+                status: Some(status),
+                response_sm3: Some(wire::sm3_hex(&body)),
+            },
+        }
+    }
+
+    /// Verifies a response (§5) and turns it into the answer or the provider's error.
+    fn open_response(
+        &self,
+        provider: &Subsystem,
+        prepared: &PreparedRequest,
+        status: u16,
+        headers: &HeaderMap,
+        body: &[u8],
+        check: BodyCheck<'_>,
+    ) -> Result<Value, ExchangeError> {
+        let bad = |why: &str| ExchangeError::BadResponse(why.to_string());
+        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        let (Some(message_id), Some(timestamp), Some(nonce), Some(signature)) = (
+            header(HEADER_MESSAGE_ID),
+            header(HEADER_TIMESTAMP),
+            header(HEADER_NONCE),
+            header(HEADER_SIGNATURE),
+        ) else {
+            return Err(bad("unsigned response"));
+        };
+        let service = prepared.service.to_string();
+        let signed = ResponseToSign {
+            status,
+            message_id,
+            service: &service,
+            timestamp,
+            nonce,
+            body,
+        };
+        if !wire::verify_response_signature(&provider.id, &provider.sign_key, &signed, signature) {
+            return Err(bad("response signature does not verify"));
+        }
+        if message_id != prepared.message_id.hyphenated().to_string() {
+            return Err(bad("response is for another message"));
+        }
+        let content_type = headers
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| {
+                v.split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase()
+            })
+            .unwrap_or_default();
+        let problem = (status != 200 && content_type == CONTENT_TYPE_PROBLEM)
+            .then(|| serde_json::from_slice::<Problem>(body).ok())
+            .flatten();
+        let fresh =
+            wire::parse_timestamp(timestamp).is_ok_and(|at| wire::is_fresh(at, self.clock.now()));
+        if !fresh {
+            // The one stale answer worth believing: the provider's own word that our clock is
+            // off, which by its nature carries a timestamp far from ours. It is signed and
+            // bound to this message, so it cannot be an old response replayed.
+            if status == 401
+                && problem
+                    .as_ref()
+                    .is_some_and(|p| p.code == "exchange.stale_timestamp")
+            {
+                return Err(ExchangeError::StaleTimestamp);
+            }
+            return Err(bad("response timestamp is stale"));
+        }
+        if status != 200 {
+            let problem = problem.ok_or_else(|| bad("error response without a problem body"))?;
+            return Err(ExchangeError::from_problem(
+                status,
+                &problem.code,
+                ExchangeError::strip_detail_prefix(&problem.detail),
+            )
+            .ok_or_else(|| bad("error response with an unknown code"))?);
+        }
+        let plaintext = match content_type.as_str() {
+            CONTENT_TYPE_ENCRYPTED => wire::decrypt_payload(
+                &self.keys.enc,
+                &prepared.message_id,
+                &prepared.service,
+                body,
+            )
+            .map_err(|_| bad("response does not decrypt"))?,
+            // An encrypted request (personal data, or about a subject) gets an encrypted answer.
+            CONTENT_TYPE_JSON if prepared.content_type != CONTENT_TYPE_ENCRYPTED => body.to_vec(),
+            CONTENT_TYPE_JSON => return Err(bad("personal data sent unencrypted")),
+            _ => return Err(bad("unexpected content type")),
+        };
+        let value: Value = serde_json::from_slice(&plaintext)
+            .ok()
+            .filter(Value::is_object)
+            .ok_or_else(|| bad("response body is not a JSON object"))?;
+        check(&value).map_err(ExchangeError::BadResponse)?;
+        Ok(value)
+    }
+}

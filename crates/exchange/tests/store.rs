@@ -1,0 +1,206 @@
+//! The message log and the nonce store in the database, on SQLite or on PostgreSQL when
+//! `BIANMIN_TEST_DATABASE_URL` is set.
+
+mod common;
+
+use std::sync::Arc;
+
+use bianmin_exchange::{
+    LogRecord, LogSide, MessageLog, NonceStore, StoreMessageLog, StoreNonceStore,
+};
+use bianmin_store::testing::TestDb;
+use bianmin_store::{Backend, on_pool};
+use chrono::TimeDelta;
+use common::*;
+use serde_json::json;
+use uuid::Uuid;
+
+/// Every row of `exchange_log`, each as one line of text, whatever the column types.
+async fn dump_log(db: &TestDb) -> Vec<String> {
+    let query = match db.store.backend() {
+        Backend::Postgres => "SELECT row_to_json(e)::text FROM exchange_log e ORDER BY seq",
+        Backend::Sqlite => {
+            "SELECT json_object('seq', seq, 'message_id', hex(message_id), 'side', side, \
+             'logged_by', logged_by, 'client', client, 'service', service, \
+             'consent_id', hex(consent_id), 'request_sm3', request_sm3, \
+             'response_sm3', response_sm3, 'started_at', started_at, \
+             'duration_ms', duration_ms, 'status', status, 'outcome', outcome, \
+             'signature', hex(signature)) FROM exchange_log ORDER BY seq"
+        }
+    };
+    on_pool!(db.store, pool => {
+        sqlx::query_scalar::<_, String>(query).fetch_all(pool).await.unwrap()
+    })
+}
+
+#[tokio::test]
+async fn both_sides_log_signed_records_without_personal_data() {
+    let db = TestDb::new().await;
+    let clock = bianmin_core::TestClock::at(t0());
+    let (store, provider_clock) = (db.store.clone(), clock.clone());
+    let world = World::start_logging(Some(Box::new(move |hpf| {
+        Arc::new(StoreMessageLog::new(
+            store,
+            Arc::clone(hpf),
+            Arc::new(provider_clock),
+        ))
+    })))
+    .await;
+    let bank_log = Arc::new(StoreMessageLog::new(
+        db.store.clone(),
+        Arc::clone(&world.bank),
+        Arc::new(clock.clone()),
+    ));
+    let client = world.client_with(
+        fast_config(),
+        bank_log.clone(),
+        Arc::new(world.clock.clone()),
+    );
+
+    let consent = world.consent(&subject());
+    let answer = client
+        .call(
+            &world.services.account,
+            Some(&consent),
+            Some(&subject()),
+            json!({"fields": ["balance"]}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(answer["holder_name"], HOLDER_NAME);
+    // And one refusal: a consent of someone else, sent by hand.
+    let theirs = world.consent(&other_subject());
+    let (refused, response) = world
+        .send(
+            &world.bank,
+            &world.services.account,
+            Some(&theirs),
+            &account_body(&subject()),
+            true,
+        )
+        .await;
+    assert_eq!(response.status, 403);
+
+    // One record per side for the exchange, signed by that side, agreeing on the digests.
+    let first = bank_log.records_for(
+        world
+            .handler
+            .last
+            .lock()
+            .unwrap()
+            .as_ref()
+            .unwrap()
+            .message_id,
+    );
+    let records = first.await.unwrap();
+    assert_eq!(records.len(), 2, "{records:?}");
+    let side = |which| records.iter().find(|r| r.record.side == which).unwrap();
+    let (client_side, provider_side) = (side(LogSide::Client), side(LogSide::Provider));
+    client_side
+        .verify(&world.bank.sign.verifying_key())
+        .unwrap();
+    provider_side
+        .verify(&world.hpf.sign.verifying_key())
+        .unwrap();
+    assert!(
+        provider_side
+            .verify(&world.bank.sign.verifying_key())
+            .is_err()
+    );
+    assert_eq!(
+        client_side.record.request_sm3,
+        provider_side.record.request_sm3
+    );
+    assert_eq!(
+        client_side.record.response_sm3,
+        provider_side.record.response_sm3
+    );
+    for side in [client_side, provider_side] {
+        assert_eq!(side.record.consent_id, Some(consent.artefact.consent_id));
+        assert_eq!(side.record.status, Some(200));
+        assert_eq!(side.record.outcome, "ok");
+        assert_eq!(side.record.service, world.services.account.to_string());
+        assert_eq!(side.record.client, world.bank.id.to_string());
+    }
+
+    let refusal = bank_log.records_for(refused.message_id).await.unwrap();
+    assert_eq!(refusal.len(), 1);
+    assert_eq!(refusal[0].record.outcome, "exchange.consent_invalid");
+    assert_eq!(refusal[0].record.status, Some(403));
+    refusal[0].verify(&world.hpf.sign.verifying_key()).unwrap();
+
+    // Nothing personal anywhere in the table: not the number, its masked form's digits, nor
+    // the name in any encoding.
+    let rows = dump_log(&db).await;
+    assert_eq!(rows.len(), 3);
+    let id = subject();
+    let forbidden = [
+        id.as_str().to_string(),
+        id.as_str()[6..14].to_string(),
+        HOLDER_NAME.to_string(),
+        hex::encode(HOLDER_NAME.as_bytes()),
+        serde_json::to_string(HOLDER_NAME).unwrap(),
+        "\\u738b".to_string(),
+        "balance_fen".to_string(),
+    ];
+    for row in &rows {
+        let lower = row.to_lowercase();
+        for needle in &forbidden {
+            assert!(!lower.contains(&needle.to_lowercase()), "{needle} in {row}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn old_records_are_purged_after_the_retention_period() {
+    let db = TestDb::new().await;
+    let clock = bianmin_core::TestClock::at(t0());
+    let keys = Arc::new(bianmin_exchange::MemberKeys::generate(client_id(
+        "CN-CD/COM/bank/bianmin",
+    )));
+    let log = StoreMessageLog::new(db.store.clone(), keys, Arc::new(clock.clone()));
+    let record = |days_ago: i64| LogRecord {
+        message_id: Uuid::now_v7(),
+        side: LogSide::Client,
+        client: "CN-CD/COM/bank/bianmin".into(),
+        service: "CN-CD/GOV/hpf-center/accounts/hpf.rates/v1".into(),
+        consent_id: None,
+        request_sm3: "00".repeat(32),
+        response_sm3: None,
+        started_at: t0() - TimeDelta::days(days_ago) + TimeDelta::microseconds(123_457),
+        duration_ms: 5,
+        status: None,
+        outcome: "exchange.timeout".into(),
+    };
+    let kept = record(10);
+    for r in [record(400), record(181), kept.clone()] {
+        log.record(&r).await.unwrap();
+    }
+    assert_eq!(log.purge_older_than(180).await.unwrap(), 2);
+    assert_eq!(dump_log(&db).await.len(), 1);
+    let stored = log.records_for(kept.message_id).await.unwrap();
+    assert_eq!(stored[0].record, kept);
+}
+
+#[tokio::test]
+async fn the_database_nonce_store_refuses_a_replay_within_the_window() {
+    let db = TestDb::new().await;
+    let nonces = StoreNonceStore::new(db.store.clone());
+    let bank = client_id("CN-CD/COM/bank/bianmin");
+    let other = client_id("CN-CD/COM/insurer/claims");
+    let nonce = "00112233445566778899AABBCCDDEEFF";
+    assert!(nonces.first_use(&bank, nonce, t0()).await.unwrap());
+    assert!(
+        !nonces
+            .first_use(&bank, &nonce.to_lowercase(), t0() + TimeDelta::seconds(599))
+            .await
+            .unwrap()
+    );
+    assert!(nonces.first_use(&other, nonce, t0()).await.unwrap());
+    assert!(
+        nonces
+            .first_use(&bank, nonce, t0() + TimeDelta::seconds(600))
+            .await
+            .unwrap()
+    );
+}
