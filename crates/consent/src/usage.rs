@@ -1,0 +1,268 @@
+//! Using a consent: the check a consumer makes before every request, and the record of it.
+
+use bianmin_core::clock::CHINA_STANDARD_TIME;
+use bianmin_exchange::{FrequencyUnit, SignedConsent};
+use bianmin_store::Tx;
+use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, TimeDelta, Utc};
+use uuid::Uuid;
+
+use crate::purpose::kinds;
+use crate::record::{ConsentRow, begin_write, expire, lock, read, stored_time, unit_str};
+use crate::{ConsentError, ConsentLedger, ConsentState, Result};
+
+/// Longest service identifier accepted, in characters (six parts of at most 64).
+const MAX_SERVICE_CHARS: usize = 6 * 65;
+
+impl ConsentLedger {
+    /// Authorises one request to `service` for `data_kind` under consent `consent_id` of
+    /// `person_id`, records the use, and returns the signed consent to send with it
+    /// (`SignedConsent::header` is the `X-Exchange-Consent` value).
+    ///
+    /// The consent must be `ACTIVE`, within its validity at `now`, cover `data_kind`, and have
+    /// a use left in the current frequency window: the calendar day, month or year in China
+    /// Standard Time that `now` falls in. The use is recorded in the same transaction as the
+    /// checks, so it counts against the window as soon as this returns.
+    ///
+    /// `message_id` is the exchange message id of the request. Calling again with the same
+    /// message id (a retry) or for another kind of the same request is the same use: it is not
+    /// counted again, but every other check is made again, so a retry after a revocation is
+    /// refused.
+    ///
+    /// # Errors
+    ///
+    /// - [`ConsentError::NotFound`], [`ConsentError::NotYours`]: no such consent of this person.
+    /// - [`ConsentError::Revoked`]; [`ConsentError::NotActive`] if pending or rejected.
+    /// - [`ConsentError::Expired`] if its validity has ended; an `ACTIVE` consent is then moved
+    ///   to `EXPIRED` (audited, actor `system`).
+    /// - [`ConsentError::NotYetValid`] if `now` is before its validity (a clock behind the one
+    ///   that recorded the request).
+    /// - [`ConsentError::KindNotCovered`] if `data_kind` is not among its kinds.
+    /// - [`ConsentError::FrequencyExceeded`] if the window's uses are spent.
+    /// - [`ConsentError::InvalidRequest`] for a malformed data kind or service identifier.
+    /// - [`ConsentError::SubjectErased`] if the person has been erased: the artefact no
+    ///   longer opens, nothing is recorded or sent.
+    /// - [`ConsentError::Corrupt`] if the stored artefact does not decrypt for its row, no
+    ///   longer verifies with the platform's key or no longer matches its row; nothing is
+    ///   then sent.
+    /// - [`ConsentError::Vault`] if the person's data key cannot be used.
+    /// - [`ConsentError::Store`] if the database fails.
+    pub async fn authorize_use(
+        &self,
+        consent_id: Uuid,
+        person_id: Uuid,
+        data_kind: &str,
+        service: &str,
+        message_id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<SignedConsent> {
+        if !kinds::well_formed(data_kind) {
+            return Err(ConsentError::InvalidRequest(
+                "a data kind is 1 to 64 ASCII letters, digits, '.', '_' or '-'",
+            ));
+        }
+        if service.is_empty()
+            || service.chars().count() > MAX_SERVICE_CHARS
+            || service.chars().any(|c| c.is_control() || c.is_whitespace())
+        {
+            return Err(ConsentError::InvalidRequest(
+                "service must be a service identifier",
+            ));
+        }
+        let now = stored_time(now);
+        // Opened before the transaction (see `crate::artefact`); the locked row decides.
+        let before = read(&self.store, consent_id, person_id).await?;
+        let opened = match &before.signed_artefact_enc {
+            Some(sealed) => Some(self.open_artefact(person_id, consent_id, sealed).await),
+            None => None,
+        };
+        let mut tx = begin_write(&self.store).await?;
+        let row = lock(&mut tx, consent_id, person_id).await?;
+        match row.state()? {
+            ConsentState::Active => {}
+            ConsentState::Revoked => return Err(ConsentError::Revoked),
+            ConsentState::Expired => return Err(ConsentError::Expired),
+            state => return Err(ConsentError::NotActive { state }),
+        }
+        if row.lapsed(now) {
+            expire(&mut tx, &self.audit_key, &row, now).await?;
+            tx.commit().await?;
+            return Err(ConsentError::Expired);
+        }
+        if now < row.valid_from {
+            return Err(ConsentError::NotYetValid);
+        }
+        if !row.data_kinds.0.iter().any(|kind| kind == data_kind) {
+            return Err(ConsentError::KindNotCovered {
+                kind: data_kind.to_owned(),
+            });
+        }
+        let header = match opened {
+            Some(header) if row.signed_artefact_enc == before.signed_artefact_enc => header?,
+            // Approved between the read above and the lock: this use began while the consent
+            // was still pending, and is answered as such.
+            None if row.signed_artefact_enc.is_some() => {
+                return Err(ConsentError::NotActive {
+                    state: ConsentState::Pending,
+                });
+            }
+            None => {
+                return Err(ConsentError::Corrupt(
+                    "active consent without a signed artefact",
+                ));
+            }
+            // An approved artefact is never rewritten: someone edited the row meanwhile.
+            Some(_) => {
+                return Err(ConsentError::Corrupt(
+                    "signed artefact changed while being used",
+                ));
+            }
+        };
+        let signed = self.verified_artefact(&row, &header)?;
+
+        let kinds_of_message = kinds_used_by(&mut tx, consent_id, message_id).await?;
+        if kinds_of_message.iter().any(|kind| kind == data_kind) {
+            // A retry of a use already recorded: nothing to write.
+            tx.rollback().await?;
+            return Ok(signed);
+        }
+        if kinds_of_message.is_empty() {
+            let frequency = row.frequency()?;
+            let since = window_start(frequency.unit, now);
+            let used = requests_since(&mut tx, consent_id, since).await?;
+            if used >= i64::from(frequency.max) {
+                return Err(ConsentError::FrequencyExceeded {
+                    unit: unit_str(frequency.unit),
+                    max: frequency.max,
+                });
+            }
+        }
+        bianmin_store::on_tx!(&mut tx, conn => {
+            sqlx::query(
+                "INSERT INTO consent_uses (id, consent_id, data_kind, service, message_id, used_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(bianmin_core::id::new_id())
+            .bind(consent_id)
+            .bind(data_kind)
+            .bind(service)
+            .bind(message_id)
+            .bind(now)
+            .execute(conn)
+            .await
+            .map(|_| ())?
+        });
+        tx.commit().await?;
+        Ok(signed)
+    }
+
+    /// The artefact `header` opened from `row`, verified with the platform's key and matched
+    /// against the row: an artefact edited before it was sealed does not verify, and one
+    /// signed for another consent does not match.
+    fn verified_artefact(&self, row: &ConsentRow, header: &str) -> Result<SignedConsent> {
+        let signed =
+            SignedConsent::parse_and_verify(header, &self.platform_public, &self.platform.id)
+                .map_err(|_| {
+                    ConsentError::Corrupt("signed artefact does not verify with the platform key")
+                })?;
+        let artefact = &signed.artefact;
+        let matches = artefact.consent_id == row.id
+            && artefact.consumer.to_string() == row.consumer
+            && artefact.purpose_code == row.purpose_code
+            && artefact.data_kinds == row.data_kinds.0
+            && artefact.data_from == row.data_from
+            && artefact.data_to == row.data_to
+            && artefact.valid_from == row.valid_from
+            && artefact.valid_until == row.valid_until;
+        if !matches {
+            return Err(ConsentError::Corrupt(
+                "signed artefact does not match its consent",
+            ));
+        }
+        Ok(signed)
+    }
+}
+
+/// The data kinds already recorded for request `message_id` under `consent_id`.
+async fn kinds_used_by(tx: &mut Tx, consent_id: Uuid, message_id: Uuid) -> Result<Vec<String>> {
+    Ok(bianmin_store::on_tx!(tx, conn => {
+        sqlx::query_scalar::<_, String>(
+            "SELECT data_kind FROM consent_uses WHERE consent_id = $1 AND message_id = $2",
+        )
+        .bind(consent_id)
+        .bind(message_id)
+        .fetch_all(conn)
+        .await?
+    }))
+}
+
+/// Requests (distinct message ids) made under `consent_id` at or after `since`.
+async fn requests_since(tx: &mut Tx, consent_id: Uuid, since: DateTime<Utc>) -> Result<i64> {
+    Ok(bianmin_store::on_tx!(tx, conn => {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT COUNT(DISTINCT message_id) FROM consent_uses \
+             WHERE consent_id = $1 AND used_at >= $2",
+        )
+        .bind(consent_id)
+        .bind(since)
+        .fetch_one(conn)
+        .await?
+    }))
+}
+
+/// The start of the frequency window `now` falls in: midnight in China Standard Time of the
+/// day, of the first of the month, or of the first of January.
+pub(crate) fn window_start(unit: FrequencyUnit, now: DateTime<Utc>) -> DateTime<Utc> {
+    let today = now.with_timezone(&CHINA_STANDARD_TIME).date_naive();
+    let first = match unit {
+        FrequencyUnit::Day => Some(today),
+        FrequencyUnit::Month => NaiveDate::from_ymd_opt(today.year(), today.month(), 1),
+        FrequencyUnit::Year => NaiveDate::from_ymd_opt(today.year(), 1, 1),
+    };
+    let offset = TimeDelta::seconds(i64::from(CHINA_STANDARD_TIME.local_minus_utc()));
+    first
+        .and_then(|date| date.and_time(NaiveTime::MIN).checked_sub_signed(offset))
+        .map(|start| start.and_utc())
+        // Unreachable (the first of a month of a valid date exists, and the dates are far
+        // from chrono's limits); if it were reached, every use would count, which refuses
+        // rather than allows.
+        .unwrap_or(DateTime::<Utc>::MIN_UTC)
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone as _;
+
+    use super::*;
+
+    fn utc(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(y, m, d, h, min, 0).single().unwrap()
+    }
+
+    #[test]
+    fn windows_start_at_midnight_in_china() {
+        // 2026-03-15 01:30 UTC is 09:30 in Beijing: the day began at 16:00 UTC the day before.
+        let now = utc(2026, 3, 15, 1, 30);
+        assert_eq!(
+            window_start(FrequencyUnit::Day, now),
+            utc(2026, 3, 14, 16, 0)
+        );
+        assert_eq!(
+            window_start(FrequencyUnit::Month, now),
+            utc(2026, 2, 28, 16, 0)
+        );
+        assert_eq!(
+            window_start(FrequencyUnit::Year, now),
+            utc(2025, 12, 31, 16, 0)
+        );
+        // 2026-03-31 17:00 UTC is already 1 April in Beijing.
+        let now = utc(2026, 3, 31, 17, 0);
+        assert_eq!(
+            window_start(FrequencyUnit::Day, now),
+            utc(2026, 3, 31, 16, 0)
+        );
+        assert_eq!(
+            window_start(FrequencyUnit::Month, now),
+            utc(2026, 3, 31, 16, 0)
+        );
+    }
+}

@@ -1,0 +1,85 @@
+//! What a person sees of their consents. Reads only: nothing here is audited or changes state.
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::record::{ListedRow, listed_columns, owned};
+use crate::{Consent, ConsentError, ConsentLedger, ConsentUse, Result};
+
+impl ConsentLedger {
+    /// Every consent of `person_id`, newest first, each with its use count and last use, in
+    /// its state as of `now` (one past its validity reads as `EXPIRED`).
+    ///
+    /// # Errors
+    ///
+    /// [`ConsentError::Corrupt`] if a stored consent does not read back;
+    /// [`ConsentError::Store`] if the database fails.
+    pub async fn list_for(&self, person_id: Uuid, now: DateTime<Utc>) -> Result<Vec<Consent>> {
+        let rows = bianmin_store::on_pool!(&self.store, pool => {
+            sqlx::query_as::<_, ListedRow>(concat!(
+                "SELECT ",
+                listed_columns!(),
+                " FROM consents c WHERE c.person_id = $1 ORDER BY c.created_at DESC, c.id DESC"
+            ))
+            .bind(person_id)
+            .fetch_all(pool)
+            .await?
+        });
+        rows.into_iter().map(|row| row.into_consent(now)).collect()
+    }
+
+    /// The consent `consent_id` of `person_id`, as in [`list_for`](Self::list_for).
+    ///
+    /// # Errors
+    ///
+    /// [`ConsentError::NotFound`], [`ConsentError::NotYours`]: no such consent of this person;
+    /// [`ConsentError::Corrupt`], [`ConsentError::Store`] as for `list_for`.
+    pub async fn get(
+        &self,
+        consent_id: Uuid,
+        person_id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<Consent> {
+        let row = bianmin_store::on_pool!(&self.store, pool => {
+            sqlx::query_as::<_, ListedRow>(concat!(
+                "SELECT ",
+                listed_columns!(),
+                " FROM consents c WHERE c.id = $1"
+            ))
+            .bind(consent_id)
+            .fetch_optional(pool)
+            .await?
+        });
+        owned(row, person_id)?.into_consent(now)
+    }
+
+    /// Every recorded use of consent `consent_id` of `person_id`, oldest first: which data
+    /// kind was fetched from which service, when, in which request.
+    ///
+    /// # Errors
+    ///
+    /// [`ConsentError::NotFound`], [`ConsentError::NotYours`]: no such consent of this person;
+    /// [`ConsentError::Store`] if the database fails.
+    pub async fn uses(&self, consent_id: Uuid, person_id: Uuid) -> Result<Vec<ConsentUse>> {
+        let owner = bianmin_store::on_pool!(&self.store, pool => {
+            sqlx::query_scalar::<_, Uuid>("SELECT person_id FROM consents WHERE id = $1")
+                .bind(consent_id)
+                .fetch_optional(pool)
+                .await?
+        });
+        match owner {
+            None => return Err(ConsentError::NotFound),
+            Some(owner) if owner != person_id => return Err(ConsentError::NotYours),
+            Some(_) => {}
+        }
+        Ok(bianmin_store::on_pool!(&self.store, pool => {
+            sqlx::query_as::<_, ConsentUse>(
+                "SELECT id, consent_id, data_kind, service, message_id, used_at \
+                 FROM consent_uses WHERE consent_id = $1 ORDER BY used_at, id",
+            )
+            .bind(consent_id)
+            .fetch_all(pool)
+            .await?
+        }))
+    }
+}
