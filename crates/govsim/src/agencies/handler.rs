@@ -1,0 +1,272 @@
+//! What each agency answers: the population's records, as the protocol's service handler.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use chrono::NaiveDate;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use bianmin_core::clock::CHINA_STANDARD_TIME;
+use bianmin_exchange::{AcceptedRequest, ServiceFailure, ServiceHandler, async_trait};
+
+use super::faults::Fault;
+use crate::population::{Population, SyntheticPerson};
+use crate::records::DateRange;
+use crate::records::court::CourtCases;
+use crate::records::credit::CreditReportRecord;
+use crate::records::enterprise::{
+    DistributorRequest, Distributors, DistributorsRequest, EnterpriseOrders, EnterprisePayments,
+};
+use crate::records::housing_fund::{HpfAccount, HpfDeposits, MonthRangeRequest};
+use crate::records::identity::{IdentityVerification, IdentityVerifyRequest};
+use crate::records::social_insurance::{SiContributions, SiStatus};
+use crate::records::tax::{TaxIncome, TaxIncomeRequest};
+use crate::records::traffic::{
+    FineNotification, FineNotifyRequest, NotifyOutcome, TrafficVehicles, TrafficViolations,
+};
+
+tokio::task_local! {
+    /// The fault drawn for the request being served, set by the agency's front door.
+    pub(crate) static FAULT: Fault;
+}
+
+/// Fines paid through `traffic.fine.notify`, shared by every request to the traffic police.
+#[derive(Debug, Default)]
+pub struct FineLedger {
+    inner: Mutex<FineLedgerInner>,
+}
+
+#[derive(Debug, Default)]
+struct FineLedgerInner {
+    by_payment: HashMap<String, FineNotification>,
+    paid_on: HashMap<String, NaiveDate>,
+}
+
+impl FineLedger {
+    fn lock(&self) -> std::sync::MutexGuard<'_, FineLedgerInner> {
+        // Every update below inserts into both maps under one lock; a panic between the two
+        // cannot happen (no fallible code there), so a poisoned ledger is still consistent.
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// When violation `id` was paid through a notification, if it was.
+    pub fn paid_on(&self, violation_id: &str) -> Option<NaiveDate> {
+        self.lock().paid_on.get(violation_id).copied()
+    }
+
+    /// Number of payments recorded.
+    pub fn len(&self) -> usize {
+        self.lock().by_payment.len()
+    }
+
+    /// Whether no payment was recorded.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Serves every service of one agency from the population.
+pub(crate) struct AgencyHandler {
+    pub(crate) population: Arc<Population>,
+    pub(crate) fines: Arc<FineLedger>,
+}
+
+fn parse<T: DeserializeOwned>(request: &AcceptedRequest) -> Result<T, ServiceFailure> {
+    // The serde message may quote the offending value; the client gets the service name only.
+    serde_json::from_value(request.body.clone()).map_err(|_| {
+        ServiceFailure::Invalid(format!(
+            "请求体不符合 {} 的请求格式（见 docs/schemas/{}.request.json）",
+            request.service.id.code, request.service.id.code
+        ))
+    })
+}
+
+fn answer(value: &impl Serialize) -> Result<Value, ServiceFailure> {
+    serde_json::to_value(value).map_err(|_| ServiceFailure::Unavailable)
+}
+
+/// A request body with no field besides `subject`.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NoParameters {}
+
+impl AgencyHandler {
+    fn subject(&self, request: &AcceptedRequest) -> Result<SyntheticPerson, ServiceFailure> {
+        let subject = request
+            .subject
+            .as_ref()
+            .ok_or_else(|| ServiceFailure::Invalid("缺少 subject".into()))?;
+        self.population
+            .find(subject)
+            .ok_or(ServiceFailure::NotFound)
+    }
+
+    fn answer_for(&self, request: &AcceptedRequest) -> Result<Value, ServiceFailure> {
+        let population = &*self.population;
+        let range = request
+            .consent
+            .as_ref()
+            .map_or(DateRange::ALL, |consent| DateRange {
+                from: consent.data_from,
+                to: consent.data_to,
+            });
+        match request.service.id.code.as_str() {
+            "identity.verify" => {
+                let body: IdentityVerifyRequest = parse(request)?;
+                let person = request.subject.as_ref().and_then(|id| population.find(id));
+                answer(&IdentityVerification::check(person.as_ref(), &body))
+            }
+            "hpf.account" => {
+                parse::<NoParameters>(request)?;
+                let person = self.subject(request)?;
+                answer(&HpfAccount::of(population, &person).ok_or(ServiceFailure::NotFound)?)
+            }
+            "hpf.deposits" => {
+                let body: MonthRangeRequest = parse(request)?;
+                let person = self.subject(request)?;
+                answer(
+                    &HpfDeposits::of(population, &person, &body, range)
+                        .ok_or(ServiceFailure::NotFound)?,
+                )
+            }
+            "si.status" => {
+                parse::<NoParameters>(request)?;
+                answer(&SiStatus::of(population, &self.subject(request)?))
+            }
+            "si.contributions" => {
+                let body: MonthRangeRequest = parse(request)?;
+                let person = self.subject(request)?;
+                answer(
+                    &SiContributions::of(population, &person, &body, range)
+                        .ok_or(ServiceFailure::NotFound)?,
+                )
+            }
+            "tax.income" => {
+                let body: TaxIncomeRequest = parse(request)?;
+                answer(&TaxIncome::of(
+                    population,
+                    &self.subject(request)?,
+                    &body,
+                    range,
+                ))
+            }
+            "traffic.vehicles" => {
+                parse::<NoParameters>(request)?;
+                answer(&TrafficVehicles::of(&self.subject(request)?))
+            }
+            "traffic.violations" => {
+                parse::<NoParameters>(request)?;
+                let person = self.subject(request)?;
+                answer(&TrafficViolations::of(&person, range, |id| {
+                    self.fines.paid_on(id)
+                }))
+            }
+            "traffic.fine.notify" => {
+                let body: FineNotifyRequest = parse(request)?;
+                let person = self.subject(request)?;
+                answer(&self.notify(&person, body)?)
+            }
+            "credit.report" => {
+                parse::<NoParameters>(request)?;
+                answer(&CreditReportRecord::of(&self.subject(request)?))
+            }
+            "court.cases" => {
+                parse::<NoParameters>(request)?;
+                answer(&CourtCases::of(&self.subject(request)?, range))
+            }
+            "enterprise.distributors" => {
+                let body: DistributorsRequest = parse(request)?;
+                let owner = self.subject(request)?;
+                let owned = population.group().owned_by(owner.index);
+                if owned.is_empty() {
+                    return Err(ServiceFailure::NotFound);
+                }
+                answer(&Distributors::of(population.group(), Some(owned), &body))
+            }
+            "enterprise.orders" | "enterprise.payments" => {
+                let body: DistributorRequest = parse(request)?;
+                let distributor = population
+                    .group()
+                    .by_uscc(body.uscc.trim())
+                    .ok_or(ServiceFailure::NotFound)?;
+                if request.service.id.code == "enterprise.orders" {
+                    answer(&EnterpriseOrders::of(distributor, range))
+                } else {
+                    answer(&EnterprisePayments::of(distributor, range))
+                }
+            }
+            _ => Err(ServiceFailure::Invalid("本机构不提供该服务".into())),
+        }
+    }
+
+    /// Records a fine paid through the bank, once per payment id.
+    fn notify(
+        &self,
+        person: &SyntheticPerson,
+        body: FineNotifyRequest,
+    ) -> Result<FineNotification, ServiceFailure> {
+        let violation = person
+            .traffic
+            .violations
+            .iter()
+            .find(|violation| violation.id == body.violation_id)
+            .ok_or(ServiceFailure::NotFound)?;
+        let mut ledger = self.fines.lock();
+        if let Some(recorded) = ledger.by_payment.get(&body.payment_id) {
+            if recorded.violation_id != body.violation_id || recorded.amount != body.amount {
+                return Err(ServiceFailure::Invalid(
+                    "payment_id 已用于另一笔缴款".into(),
+                ));
+            }
+            return Ok(FineNotification {
+                outcome: NotifyOutcome::Duplicate,
+                ..recorded.clone()
+            });
+        }
+        if violation.paid_on.is_some() || ledger.paid_on.contains_key(&violation.id) {
+            return Err(ServiceFailure::Invalid("violation_id 已缴款".into()));
+        }
+        let paid_on = body
+            .paid_at
+            .with_timezone(&CHINA_STANDARD_TIME)
+            .date_naive();
+        let expected = violation.fine.fen() + violation.late_fee_on(paid_on).fen();
+        if body.amount.fen() != expected || paid_on < violation.occurred_at.date() {
+            return Err(ServiceFailure::Invalid(
+                "amount 应为罚款加缴款日的滞纳金".into(),
+            ));
+        }
+        let notification = FineNotification {
+            payment_id: body.payment_id.clone(),
+            violation_id: body.violation_id,
+            amount: body.amount,
+            outcome: NotifyOutcome::Recorded,
+            paid_on,
+        };
+        ledger
+            .paid_on
+            .insert(notification.violation_id.clone(), paid_on);
+        ledger
+            .by_payment
+            .insert(body.payment_id, notification.clone());
+        Ok(notification)
+    }
+}
+
+#[async_trait]
+impl ServiceHandler for AgencyHandler {
+    async fn handle(&self, request: &AcceptedRequest) -> Result<Value, ServiceFailure> {
+        match FAULT.try_with(|fault| *fault).unwrap_or(Fault::None) {
+            Fault::Unavailable => return Err(ServiceFailure::Unavailable),
+            // Signed and well-formed JSON, but not what the schema promises: money as a
+            // float, a field nobody asked for.
+            Fault::Malformed => {
+                return Ok(json!({"balance": 1234.5, "unexpected": [1, 2, 3], "as_of": 20261129}));
+            }
+            _ => {}
+        }
+        self.answer_for(request)
+    }
+}

@@ -1,0 +1,468 @@
+//! The eight simulated agencies as real HTTP servers speaking the exchange protocol.
+//!
+//! [`GovSim::new`] generates each agency's keys and builds the registry (the eight agencies,
+//! their services, and the platform with the right to call them all); [`GovSim::start`] binds
+//! every agency to its own port, fills in the base URLs and returns a [`RunningGovSim`].
+//!
+//! In front of each agency's protocol router sits a front door that draws, per request and
+//! from a seeded generator, a latency (log-normal) and a fault (see [`FaultConfig`]): a hang
+//! past the client's timeout, a signed 503, a body that breaks the schema, a response signed
+//! by an impostor key, or an extra delay. Agencies draw independently, with their own
+//! configuration.
+
+pub mod config;
+pub mod faults;
+mod handler;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::Request;
+use axum::response::Response;
+use serde::{Deserialize, Serialize};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tower::ServiceExt;
+
+use bianmin_core::SharedClock;
+use bianmin_exchange::{
+    ClientId, MemberKeys, MemoryNonceStore, NonceStore, Provider, Registry, ServiceDef, ServiceId,
+    Subsystem, provider_router,
+};
+
+pub use config::{AgencyConfig, FaultConfig, GovSimConfig, LatencyConfig};
+pub use faults::Fault;
+pub use handler::FineLedger;
+
+use crate::population::Population;
+use crate::seeding::{Stream, stream_rng};
+use faults::FaultPlan;
+use handler::{AgencyHandler, FAULT};
+
+/// Why the simulator could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum GovSimError {
+    /// The configuration is out of range.
+    #[error("invalid govsim configuration: {0}")]
+    Config(String),
+    /// An agency could not bind its port.
+    #[error("cannot bind {agency}: {source}")]
+    Bind {
+        /// Which agency.
+        agency: &'static str,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+}
+
+/// One of the simulated agencies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Agency {
+    /// 公安: identity verification.
+    Identity,
+    /// 住房公积金管理中心.
+    Hpf,
+    /// 社会保险事业管理局.
+    Si,
+    /// 税务局.
+    Tax,
+    /// 公安交通管理局.
+    Traffic,
+    /// 中国人民银行征信中心.
+    Credit,
+    /// 人民法院.
+    Court,
+    /// A集团, the core enterprise.
+    AGroup,
+}
+
+/// A service an agency provides: `(code, personal data, idempotent)`.
+type ServiceSpec = (&'static str, bool, bool);
+
+impl Agency {
+    /// Every agency.
+    pub const ALL: [Agency; 8] = [
+        Agency::Identity,
+        Agency::Hpf,
+        Agency::Si,
+        Agency::Tax,
+        Agency::Traffic,
+        Agency::Credit,
+        Agency::Court,
+        Agency::AGroup,
+    ];
+
+    /// The key of its section in [`GovSimConfig::agencies`], e.g. `"hpf"`.
+    pub fn key(self) -> &'static str {
+        match self {
+            Self::Identity => "identity",
+            Self::Hpf => "hpf",
+            Self::Si => "si",
+            Self::Tax => "tax",
+            Self::Traffic => "traffic",
+            Self::Credit => "credit",
+            Self::Court => "court",
+            Self::AGroup => "a-group",
+        }
+    }
+
+    /// Its subsystem identifier, e.g. `CN-CD/GOV/hpf-center/accounts`.
+    pub fn subsystem_id(self) -> &'static str {
+        match self {
+            Self::Identity => "CN-CD/GOV/mps/identity",
+            Self::Hpf => "CN-CD/GOV/hpf-center/accounts",
+            Self::Si => "CN-CD/GOV/hrss/social-insurance",
+            Self::Tax => "CN-CD/GOV/tax/income",
+            Self::Traffic => "CN-CD/GOV/traffic/vehicles",
+            Self::Credit => "CN-CD/FIN/pbccrc/credit",
+            Self::Court => "CN-CD/GOV/court/cases",
+            Self::AGroup => "CN-CD/COM/a-group/distribution",
+        }
+    }
+
+    /// Its name in the registry.
+    pub fn name_zh(self) -> &'static str {
+        match self {
+            Self::Identity => "成都市公安局人口信息核验",
+            Self::Hpf => "成都住房公积金管理中心",
+            Self::Si => "成都市社会保险事业管理局",
+            Self::Tax => "国家税务总局成都市税务局",
+            Self::Traffic => "成都市公安局交通管理局",
+            Self::Credit => "中国人民银行征信中心",
+            Self::Court => "成都市中级人民法院",
+            Self::AGroup => "A集团经销商管理系统",
+        }
+    }
+
+    /// Its services.
+    fn services(self) -> &'static [ServiceSpec] {
+        match self {
+            Self::Identity => &[("identity.verify", true, true)],
+            Self::Hpf => &[("hpf.account", true, true), ("hpf.deposits", true, true)],
+            Self::Si => &[("si.status", true, true), ("si.contributions", true, true)],
+            Self::Tax => &[("tax.income", true, true)],
+            Self::Traffic => &[
+                ("traffic.vehicles", true, true),
+                ("traffic.violations", true, true),
+                ("traffic.fine.notify", true, false),
+            ],
+            Self::Credit => &[("credit.report", true, true)],
+            Self::Court => &[("court.cases", true, true)],
+            Self::AGroup => &[
+                ("enterprise.distributors", true, true),
+                ("enterprise.orders", false, true),
+                ("enterprise.payments", false, true),
+            ],
+        }
+    }
+
+    /// The agency providing the service with this code, e.g. `"hpf.deposits"`.
+    pub fn providing(code: &str) -> Option<Agency> {
+        Self::ALL
+            .into_iter()
+            .find(|agency| agency.services().iter().any(|(c, _, _)| *c == code))
+    }
+
+    fn client_id(self) -> ClientId {
+        // The identifiers above are fixed literals of the valid form.
+        self.subsystem_id()
+            .parse()
+            .unwrap_or_else(|error| unreachable!("{}: {error:?}", self.subsystem_id()))
+    }
+}
+
+/// The identifier of the service with this code (version `v1`), e.g. `hpf.account` →
+/// `CN-CD/GOV/hpf-center/accounts/hpf.account/v1`; `None` for a code no agency serves.
+pub fn service_id(code: &str) -> Option<ServiceId> {
+    let agency = Agency::providing(code)?;
+    format!("{}/{code}/v1", agency.subsystem_id()).parse().ok()
+}
+
+/// 32 random bytes that make a valid SM2 secret key.
+fn secret_bytes() -> [u8; 32] {
+    use rand::RngCore;
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    bytes
+}
+
+/// Keys for `id`, and an impostor's keys: the same encryption key (so it can read what is
+/// sent to the agency) but another signing key.
+fn keys_and_impostor(id: &ClientId) -> (MemberKeys, MemberKeys) {
+    loop {
+        let (sign, enc, wrong) = (secret_bytes(), secret_bytes(), secret_bytes());
+        // A random 256-bit string is a valid scalar except with probability ~2^-32; draw again.
+        if let (Ok(keys), Ok(impostor)) = (
+            MemberKeys::from_secret_bytes(id.clone(), &sign, &enc),
+            MemberKeys::from_secret_bytes(id.clone(), &wrong, &enc),
+        ) {
+            return (keys, impostor);
+        }
+    }
+}
+
+struct AgencySetup {
+    agency: Agency,
+    keys: Arc<MemberKeys>,
+    impostor: Arc<MemberKeys>,
+}
+
+/// The simulated agencies, configured but not yet listening.
+pub struct GovSim {
+    config: GovSimConfig,
+    platform: ClientId,
+    registry: Registry,
+    population: Arc<Population>,
+    agencies: Vec<AgencySetup>,
+    clock: SharedClock,
+}
+
+impl std::fmt::Debug for GovSim {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GovSim")
+            .field("config", &self.config)
+            .field("platform", &self.platform)
+            .finish_non_exhaustive()
+    }
+}
+
+impl GovSim {
+    /// The agencies for `config`, serving `platform` (the bank's subsystem, with its public
+    /// keys: it signs the consents and may call every service), timing with `clock`.
+    ///
+    /// # Errors
+    ///
+    /// [`GovSimError::Config`] for an invalid configuration.
+    pub fn new(
+        config: GovSimConfig,
+        platform: Subsystem,
+        clock: SharedClock,
+    ) -> Result<Self, GovSimError> {
+        config.validate().map_err(GovSimError::Config)?;
+        let population = Arc::new(Population::new(config.seed, config.size));
+        let agencies: Vec<AgencySetup> = Agency::ALL
+            .into_iter()
+            .map(|agency| {
+                let (keys, impostor) = keys_and_impostor(&agency.client_id());
+                AgencySetup {
+                    agency,
+                    keys: Arc::new(keys),
+                    impostor: Arc::new(impostor),
+                }
+            })
+            .collect();
+        let timeout = Duration::from_millis(config.service_timeout_ms);
+        let platform_id = platform.id.clone();
+        let mut builder = Registry::builder().subsystem(platform);
+        for setup in &agencies {
+            builder = builder.subsystem(setup.keys.subsystem(setup.agency.name_zh(), None));
+            for &(code, personal_data, idempotent) in setup.agency.services() {
+                let Some(id) = service_id(code) else { continue };
+                builder = builder
+                    .service(ServiceDef {
+                        id: id.clone(),
+                        data_kinds: vec![code.to_owned()],
+                        idempotent,
+                        personal_data,
+                        timeout,
+                    })
+                    .allow(&platform_id, &id);
+            }
+        }
+        Ok(Self {
+            config,
+            platform: platform_id,
+            registry: builder.build(),
+            population,
+            agencies,
+            clock,
+        })
+    }
+
+    /// The registry, without base URLs until started.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// The population the agencies answer from.
+    pub fn population(&self) -> &Arc<Population> {
+        &self.population
+    }
+
+    /// Binds every agency on `config.bind` with a free port and serves until the returned
+    /// handle is shut down or dropped. Must be called within a Tokio runtime.
+    ///
+    /// # Errors
+    ///
+    /// [`GovSimError::Bind`] if a port cannot be bound.
+    pub async fn start(self) -> Result<RunningGovSim, GovSimError> {
+        let mut listeners = Vec::with_capacity(self.agencies.len());
+        let mut registry = self.registry;
+        let mut addresses = BTreeMap::new();
+        for setup in &self.agencies {
+            let listener = TcpListener::bind(SocketAddr::new(self.config.bind, 0))
+                .await
+                .map_err(|source| GovSimError::Bind {
+                    agency: setup.agency.key(),
+                    source,
+                })?;
+            let address = listener.local_addr().map_err(|source| GovSimError::Bind {
+                agency: setup.agency.key(),
+                source,
+            })?;
+            registry.set_base_url(&setup.keys.id, format!("http://{address}"));
+            addresses.insert(setup.agency, address);
+            listeners.push(listener);
+        }
+        let registry = Arc::new(registry);
+        let fines = Arc::new(FineLedger::default());
+        let (stop, stopped) = watch::channel(false);
+        let timeout = Duration::from_millis(self.config.service_timeout_ms);
+        let mut tasks = Vec::with_capacity(listeners.len());
+        for (setup, listener) in self.agencies.iter().zip(listeners) {
+            // Each agency keeps its own replay window, shared with its impostor twin.
+            let nonces: Arc<dyn NonceStore> = Arc::new(MemoryNonceStore::new());
+            let handler = Arc::new(AgencyHandler {
+                population: Arc::clone(&self.population),
+                fines: Arc::clone(&fines),
+            });
+            let provider = |keys: &Arc<MemberKeys>| {
+                provider_router(
+                    Arc::new(Provider::new(
+                        Arc::clone(&registry),
+                        Arc::clone(keys),
+                        self.platform.clone(),
+                        Arc::clone(&nonces),
+                        Arc::clone(&self.clock),
+                    )),
+                    handler.clone(),
+                )
+            };
+            let door = Arc::new(FrontDoor {
+                honest: provider(&setup.keys),
+                impostor: provider(&setup.impostor),
+                plan: FaultPlan::new(
+                    stream_rng(self.config.seed, setup.agency as u64, Stream::Agency),
+                    self.config.latency_of(setup.agency),
+                    self.config.faults_of(setup.agency),
+                    timeout,
+                ),
+            });
+            let app = Router::new().fallback(move |request: Request| {
+                let door = Arc::clone(&door);
+                async move { door.serve(request).await }
+            });
+            let mut stopped = stopped.clone();
+            tasks.push(tokio::spawn(async move {
+                let shutdown = async move {
+                    // Ends when told to stop or when the handle is dropped.
+                    while stopped.changed().await.is_ok() && !*stopped.borrow() {}
+                };
+                if let Err(error) = axum::serve(listener, app)
+                    .with_graceful_shutdown(shutdown)
+                    .await
+                {
+                    tracing::error!(%error, "govsim agency stopped");
+                }
+            }));
+        }
+        Ok(RunningGovSim {
+            registry,
+            population: self.population,
+            addresses,
+            fines,
+            stop,
+            tasks,
+        })
+    }
+}
+
+/// The front of one agency: draws the request's fault and latency, waits, and hands the
+/// request to the honest or the impostor router.
+struct FrontDoor {
+    honest: Router,
+    impostor: Router,
+    plan: FaultPlan,
+}
+
+impl FrontDoor {
+    async fn serve(&self, request: Request) -> Response {
+        let (fault, delay) = self.plan.draw();
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+        let router = if fault == Fault::BadSignature {
+            self.impostor.clone()
+        } else {
+            self.honest.clone()
+        };
+        // The router's error type is `Infallible`.
+        match FAULT.scope(fault, router.oneshot(request)).await {
+            Ok(response) => response,
+            Err(never) => match never {},
+        }
+    }
+}
+
+/// The agencies, listening. Dropping it stops them (in-flight requests are cut short);
+/// [`RunningGovSim::shutdown`] lets them finish.
+pub struct RunningGovSim {
+    registry: Arc<Registry>,
+    population: Arc<Population>,
+    addresses: BTreeMap<Agency, SocketAddr>,
+    fines: Arc<FineLedger>,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for RunningGovSim {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunningGovSim")
+            .field("addresses", &self.addresses)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RunningGovSim {
+    /// The registry with every agency's base URL filled in: give it to the platform's
+    /// `ExchangeClient`.
+    pub fn registry(&self) -> Arc<Registry> {
+        Arc::clone(&self.registry)
+    }
+
+    /// The population the agencies answer from (the truth, including each person's `pd`).
+    pub fn population(&self) -> &Arc<Population> {
+        &self.population
+    }
+
+    /// Where `agency` listens.
+    pub fn address(&self, agency: Agency) -> Option<SocketAddr> {
+        self.addresses.get(&agency).copied()
+    }
+
+    /// Fines paid through `traffic.fine.notify`.
+    pub fn fines(&self) -> &FineLedger {
+        &self.fines
+    }
+
+    /// Stops accepting connections and waits for in-flight requests to finish.
+    pub async fn shutdown(mut self) {
+        let _ = self.stop.send(true);
+        for task in std::mem::take(&mut self.tasks) {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for RunningGovSim {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}

@@ -1,0 +1,417 @@
+//! A seeded synthetic population of Chengdu.
+//!
+//! Nothing is stored per person: [`Population::person`] regenerates person `i` from
+//! `(seed, i)` alone in a few microseconds, so a population of ten million costs the memory
+//! of its 300 employers and 850 distributors. The generative model is described in
+//! `docs/govsim.md`.
+
+pub mod court;
+pub mod credit;
+pub mod employers;
+pub mod housing_fund;
+mod names;
+pub(crate) mod numbering;
+pub mod risk;
+pub mod social_insurance;
+pub mod tax;
+pub mod traffic;
+pub mod work;
+
+use chrono::NaiveDate;
+use rand::Rng;
+use rand_distr::StandardNormal;
+
+use bianmin_core::{District, Gender, Money, PhoneNumber, ResidentId};
+
+use crate::calendar::REFERENCE_DATE;
+use crate::enterprise::{AGroup, Distributor};
+use crate::seeding::{Stream, stream_rng};
+
+pub use court::CourtRecord;
+pub use credit::CreditReport;
+pub use employers::{Employer, Industry};
+pub use housing_fund::{FundEntry, HousingFund};
+pub use numbering::{MAX_AGE, MAX_POPULATION, MIN_AGE};
+pub use social_insurance::{Contribution, SocialInsurance};
+pub use tax::TaxYear;
+pub use traffic::TrafficRecord;
+pub use work::{Education, Employment, EmploymentStatus};
+
+use numbering::IdCodec;
+
+/// How urban a district is; shifts wages and car ownership.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DistrictTier {
+    /// The five central districts.
+    Core,
+    /// The ring of newer districts around them.
+    Suburban,
+    /// Counties and county-level cities.
+    Outer,
+}
+
+impl DistrictTier {
+    fn of(district: &District) -> Self {
+        match district.code {
+            "510104" | "510105" | "510106" | "510107" | "510108" => Self::Core,
+            "510112" | "510113" | "510114" | "510115" | "510116" | "510117" | "510118" => {
+                Self::Suburban
+            }
+            _ => Self::Outer,
+        }
+    }
+
+    pub(crate) fn wage_effect(self) -> f64 {
+        match self {
+            Self::Core => 0.08,
+            Self::Suburban => 0.0,
+            Self::Outer => -0.12,
+        }
+    }
+}
+
+/// One synthetic resident with everything the agencies know about them.
+///
+/// Produced by [`Population::person`]; the same `(seed, index)` always gives the same
+/// person.
+#[derive(Debug, Clone)]
+pub struct SyntheticPerson {
+    /// Position in the population, `0..size`.
+    pub index: u32,
+    /// 居民身份证号码; encodes the index (see [`Population::find`]).
+    pub resident_id: ResidentId,
+    /// Name.
+    pub name: String,
+    /// Sex, as encoded in the id.
+    pub gender: Gender,
+    /// Birth date, as encoded in the id.
+    pub birth_date: NaiveDate,
+    /// Age on [`REFERENCE_DATE`], 18–70.
+    pub age: u32,
+    /// District of household registration, as encoded in the id.
+    pub district: &'static District,
+    /// Mobile number, unique within the population.
+    pub phone: PhoneNumber,
+    /// Highest education.
+    pub education: Education,
+    /// Work and income.
+    pub employment: Employment,
+    /// Housing-fund account, if any was ever opened.
+    pub housing_fund: Option<HousingFund>,
+    /// Social insurance.
+    pub social_insurance: SocialInsurance,
+    /// Licence, vehicles and violations.
+    pub traffic: TrafficRecord,
+    /// Credit report.
+    pub credit: CreditReport,
+    /// Court cases and the 失信 flag.
+    pub court: CourtRecord,
+    pd: f64,
+}
+
+impl SyntheticPerson {
+    /// The hidden truth: probability of a 90+ days-past-due default within twelve months.
+    ///
+    /// No agency ever reports it. It exists so that a model trained on what the agencies
+    /// say can be measured against what is really there.
+    pub fn true_pd(&self) -> f64 {
+        self.pd
+    }
+
+    /// Monthly repayments over monthly income (capped at 2), as the risk model reads it.
+    pub fn debt_to_income(&self) -> f64 {
+        risk::debt_to_income(
+            self.credit.monthly_repayment().fen() as f64 / 100.0,
+            self.employment.monthly_income.fen() as f64 / 100.0,
+        )
+    }
+}
+
+/// A synthetic population of `size` adults of Chengdu, generated from `seed`.
+#[derive(Debug, Clone)]
+pub struct Population {
+    seed: u64,
+    size: u32,
+    codec: IdCodec,
+    employers: Vec<Employer>,
+    hiring: employers::HiringTable,
+    group: AGroup,
+}
+
+impl Population {
+    /// The population of `size` people generated from `seed`.
+    ///
+    /// Builds the employer list and A集团's distributors (a few milliseconds); people are
+    /// generated on demand.
+    ///
+    /// # Panics
+    ///
+    /// If `size` is 0 or above [`MAX_POPULATION`].
+    pub fn new(seed: u64, size: u32) -> Self {
+        let codec = IdCodec::new(seed, size);
+        let employers = employers::generate_employers(seed);
+        let hiring = employers::HiringTable::new(&employers);
+        let group = AGroup::generate(seed, size, |index| {
+            REFERENCE_DATE
+                .years_since(codec.encode(index).birth_date)
+                .unwrap_or(0)
+        });
+        Self {
+            seed,
+            size,
+            codec,
+            employers,
+            hiring,
+            group,
+        }
+    }
+
+    /// The seed.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// Number of people.
+    pub fn size(&self) -> u32 {
+        self.size
+    }
+
+    /// The city's employers, indexed by [`Employer::number`].
+    pub fn employers(&self) -> &[Employer] {
+        &self.employers
+    }
+
+    /// Employer number `number`, if there is one.
+    pub fn employer(&self, number: u16) -> Option<&Employer> {
+        self.employers.get(usize::from(number))
+    }
+
+    /// A集团 and its distributors.
+    pub fn group(&self) -> &AGroup {
+        &self.group
+    }
+
+    /// Person `index`.
+    ///
+    /// # Panics
+    ///
+    /// If `index` is not below [`Population::size`].
+    pub fn person(&self, index: u32) -> SyntheticPerson {
+        assert!(
+            index < self.size,
+            "person {index} of a population of {}",
+            self.size
+        );
+        let slot = self.codec.encode(index);
+        let mut rng = stream_rng(self.seed, u64::from(index), Stream::Person);
+        let rng = &mut rng;
+        let age = REFERENCE_DATE
+            .years_since(slot.birth_date)
+            .unwrap_or(MIN_AGE);
+        let gender = slot.gender();
+        let tier = DistrictTier::of(slot.district);
+        let fragility: f64 = rng.sample(StandardNormal);
+        let care_noise: f64 = rng.sample(StandardNormal);
+        let carelessness = 0.3 * fragility + 0.954 * care_noise;
+        let shock: f64 = rng.sample(StandardNormal);
+
+        let name = names::full_name(rng, gender, age);
+        let phone = names::mobile(rng, self.seed, index);
+        let education = work::education(rng, age);
+        let distributor = self.group.owned_by(index).first().copied();
+        let employment = work::employment(
+            rng,
+            &work::WorkInputs {
+                employers: &self.employers,
+                hiring: &self.hiring,
+                age,
+                gender,
+                education,
+                tier,
+                distributor,
+            },
+        );
+        let employer = employment.employer.and_then(|number| self.employer(number));
+        let income = employment.monthly_income.fen() as f64 / 100.0;
+        let traffic = traffic::generate(
+            rng,
+            &traffic::TrafficInputs {
+                age,
+                male: gender == Gender::Male,
+                monthly_income: income,
+                outer_district: tier == DistrictTier::Outer,
+                district: slot.district,
+                carelessness,
+                fragility,
+                index,
+            },
+        );
+        let mut credit = credit::generate(
+            rng,
+            &credit::CreditInputs {
+                age,
+                status: employment.status,
+                monthly_income: income,
+                owns_vehicle: !traffic.vehicles.is_empty(),
+                distributor: distributor.is_some(),
+                fragility,
+            },
+        );
+        let mut traffic = traffic;
+        if credit
+            .loans
+            .iter()
+            .any(|loan| loan.kind == credit::LoanKind::Car)
+            && let Some(vehicle) = traffic.vehicles.first_mut()
+        {
+            vehicle.status = traffic::VehicleStatus::Mortgaged;
+        }
+        let housing_fund = housing_fund::generate(
+            rng,
+            &housing_fund::FundInputs {
+                employment: &employment,
+                employer,
+                has_mortgage: credit
+                    .loans
+                    .iter()
+                    .any(|loan| loan.kind == credit::LoanKind::Mortgage),
+                index,
+            },
+        );
+        let social_insurance = social_insurance::generate(rng, &employment, employer);
+        let court = court::generate(
+            rng,
+            &court::CourtInputs {
+                district: slot.district,
+                fragility,
+                overdue_days: credit.overdue_days,
+                outstanding: credit.total_outstanding(),
+                employed: employment.status == EmploymentStatus::Employed,
+                self_employed: employment.status == EmploymentStatus::SelfEmployed,
+                unemployed: employment.status == EmploymentStatus::Unemployed,
+                owns_vehicle: !traffic.vehicles.is_empty(),
+            },
+        );
+        // Courts' enforcement cases show up as inquiries by the enforcing bank.
+        if court.is_dishonest() {
+            credit.inquiries_6m += 1;
+        }
+        let pd = risk::probability_of_default(&risk::RiskFactors {
+            monthly_income: income,
+            monthly_repayment: credit.monthly_repayment().fen() as f64 / 100.0,
+            overdue_days: credit.overdue_days,
+            worst_status: credit.worst_status(),
+            dishonest: court.is_dishonest(),
+            status: employment.status,
+            fund_months: housing_fund
+                .as_ref()
+                .map_or(0, |fund| fund.months_contributed),
+            inquiries_6m: credit.inquiries_6m,
+            age,
+            fragility,
+            shock,
+        });
+        SyntheticPerson {
+            index,
+            resident_id: slot.resident_id(),
+            name,
+            gender,
+            birth_date: slot.birth_date,
+            age,
+            district: slot.district,
+            phone,
+            education,
+            employment,
+            housing_fund,
+            social_insurance,
+            traffic,
+            credit,
+            court,
+            pd,
+        }
+    }
+
+    /// The person with this resident id, or `None` if nobody in this population has it.
+    ///
+    /// O(1): the id is decoded back to the index (see `numbering` and `docs/govsim.md`).
+    pub fn find(&self, resident_id: &ResidentId) -> Option<SyntheticPerson> {
+        let index = self.codec.decode(resident_id)?;
+        (index < self.size).then(|| self.person(index))
+    }
+
+    /// The index of the person with this resident id, without generating them.
+    pub fn index_of(&self, resident_id: &ResidentId) -> Option<u32> {
+        self.codec
+            .decode(resident_id)
+            .filter(|&index| index < self.size)
+    }
+
+    /// Whether person `index` defaults (90+ days past due) within `horizon_months` of the
+    /// reference date.
+    ///
+    /// Reproducible: one uniform number per person decides every horizon, so a default
+    /// within 6 months is also a default within 12. The probability is
+    /// `1 − (1 − pd)^(horizon/12)`.
+    pub fn draw_default(&self, index: u32, horizon_months: u32) -> bool {
+        let pd = self.person(index).pd;
+        self.default_draw(index) < risk::default_probability_within(pd, horizon_months)
+    }
+
+    /// The uniform number in `[0, 1)` that decides person `index`'s default.
+    fn default_draw(&self, index: u32) -> f64 {
+        stream_rng(self.seed, u64::from(index), Stream::Default).random()
+    }
+
+    /// The housing-fund history of the last 24 months (deposits and June interest), oldest
+    /// first; empty without an account.
+    pub fn fund_history(&self, person: &SyntheticPerson) -> Vec<FundEntry> {
+        let mut entries = Vec::new();
+        if let Some(fund) = &person.housing_fund {
+            fund.walk(|entry| entries.push(entry));
+        }
+        entries
+    }
+
+    /// Social-insurance contributions of the last 24 months, oldest first.
+    pub fn contributions(&self, person: &SyntheticPerson) -> Vec<Contribution> {
+        person.social_insurance.contributions().collect()
+    }
+
+    /// Annual income-tax returns for 2021–2025, oldest first.
+    pub fn tax_returns(&self, person: &SyntheticPerson) -> Vec<TaxYear> {
+        let mut rng = stream_rng(self.seed, u64::from(person.index), Stream::TaxHistory);
+        tax::returns(&mut rng, person)
+    }
+
+    /// The distributors of A集团 owned by person `index`.
+    pub fn distributors_of(&self, index: u32) -> Vec<&Distributor> {
+        self.group
+            .owned_by(index)
+            .iter()
+            .filter_map(|&number| self.group.distributor(number))
+            .collect()
+    }
+}
+
+/// An index into `weights` drawn in proportion to them.
+pub(crate) fn pick_weighted(rng: &mut impl Rng, weights: &[u32]) -> usize {
+    let total: u32 = weights.iter().sum();
+    let mut draw = rng.random_range(0..total.max(1));
+    for (position, &weight) in weights.iter().enumerate() {
+        if draw < weight {
+            return position;
+        }
+        draw -= weight;
+    }
+    weights.len() - 1
+}
+
+/// A yuan amount as money, rounded to the fen.
+pub(crate) fn yuan(amount: f64) -> Money {
+    Money::from_fen((amount * 100.0).round() as i64)
+}
+
+/// The logistic function.
+pub(crate) fn logistic(x: f64) -> f64 {
+    1.0 / (1.0 + (-x).exp())
+}

@@ -1,0 +1,85 @@
+//! The agencies' answers: one type per data kind, serialised exactly as the JSON Schemas in
+//! `docs/schemas/` describe (money as yuan strings `"1234.56"`, dates `YYYY-MM-DD`, months
+//! `YYYY-MM`), and built from the population.
+//!
+//! Every answer carries `as_of`, the date the data describe ([`REFERENCE_DATE`]). Histories
+//! are cut to the consent's `data_from..=data_to` range by the caller passing a
+//! [`DateRange`].
+
+pub mod court;
+pub mod credit;
+pub mod enterprise;
+pub mod housing_fund;
+pub mod identity;
+pub mod social_insurance;
+pub mod tax;
+pub mod traffic;
+
+use chrono::NaiveDate;
+
+use crate::calendar::{REFERENCE_DATE, YearMonth};
+
+/// The data kinds (and service codes) the simulated agencies serve, each with a response
+/// schema `docs/schemas/{kind}.json`.
+pub const DATA_KINDS: [&str; 14] = [
+    "identity.verify",
+    "hpf.account",
+    "hpf.deposits",
+    "si.status",
+    "si.contributions",
+    "tax.income",
+    "traffic.vehicles",
+    "traffic.violations",
+    "traffic.fine.notify",
+    "credit.report",
+    "court.cases",
+    "enterprise.distributors",
+    "enterprise.orders",
+    "enterprise.payments",
+];
+
+/// The dates a caller may see (a consent's `data_from..=data_to`); unbounded by default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DateRange {
+    /// First date included.
+    pub from: NaiveDate,
+    /// Last date included.
+    pub to: NaiveDate,
+}
+
+impl DateRange {
+    /// Every date.
+    pub const ALL: DateRange = DateRange {
+        from: NaiveDate::MIN,
+        to: NaiveDate::MAX,
+    };
+
+    /// Whether `date` is inside.
+    pub fn contains(&self, date: NaiveDate) -> bool {
+        self.from <= date && date <= self.to
+    }
+
+    /// Whether any day of `month` is inside.
+    pub fn overlaps_month(&self, month: YearMonth) -> bool {
+        let first = month.first_day();
+        let last = month.day(31);
+        first <= self.to && last >= self.from
+    }
+
+    /// Whether any day of `year` is inside.
+    pub fn overlaps_year(&self, year: i32) -> bool {
+        YearMonth::new(year, 1).first_day() <= self.to
+            && YearMonth::new(year, 12).day(31) >= self.from
+    }
+}
+
+impl Default for DateRange {
+    fn default() -> Self {
+        Self::ALL
+    }
+}
+
+/// The date every answer describes.
+pub(crate) fn as_of() -> NaiveDate {
+    REFERENCE_DATE
+}

@@ -1,0 +1,139 @@
+//! 社保局 `si.status` and `si.contributions`.
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use bianmin_core::Money;
+
+use super::housing_fund::MonthRangeRequest;
+use super::{DateRange, as_of};
+use crate::calendar::YearMonth;
+use crate::population::social_insurance::{CardStatus, ContributionMonths, InsuredStatus, Scheme};
+use crate::population::{Population, SyntheticPerson};
+
+/// Response of `si.status`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SiStatus {
+    /// `contributing`, `suspended`, `retired` or `not_insured`.
+    pub status: InsuredStatus,
+    /// `employee` (职工) or `flexible` (灵活就业).
+    pub scheme: Scheme,
+    /// First month insured.
+    pub insured_since: Option<YearMonth>,
+    /// Last month contributed.
+    pub last_paid: Option<YearMonth>,
+    /// Current (or last) contribution base.
+    pub base: Money,
+    /// Employer paying (employees' scheme, while contributing).
+    pub employer_name: Option<String>,
+    /// That employer's 统一社会信用代码.
+    pub employer_uscc: Option<String>,
+    /// Months contributed per insurance.
+    pub months: ContributionMonths,
+    /// 社会保障卡: `active`, `reported_lost` or `not_issued`.
+    pub card_status: CardStatus,
+    /// Date the data describe.
+    pub as_of: NaiveDate,
+}
+
+impl SiStatus {
+    /// The social-insurance status of `person` (answered for everyone: "not insured" is an
+    /// answer).
+    pub fn of(population: &Population, person: &SyntheticPerson) -> Self {
+        let insurance = &person.social_insurance;
+        let employer = insurance
+            .employer
+            .and_then(|number| population.employer(number));
+        Self {
+            status: insurance.status,
+            scheme: insurance.scheme,
+            insured_since: insurance.insured_since,
+            last_paid: insurance.last_paid,
+            base: insurance.base,
+            employer_name: employer.map(|employer| employer.name.clone()),
+            employer_uscc: employer.map(|employer| employer.uscc.as_str().to_owned()),
+            months: insurance.months,
+            card_status: insurance.card,
+            as_of: as_of(),
+        }
+    }
+}
+
+/// One month of `si.contributions`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SiContribution {
+    /// Month.
+    pub month: YearMonth,
+    /// Scheme paid under.
+    pub scheme: Scheme,
+    /// Contribution base.
+    pub base: Money,
+    /// 养老, employer's share.
+    pub pension_employer: Money,
+    /// 养老, employee's share.
+    pub pension_employee: Money,
+    /// 医疗, employer's share.
+    pub medical_employer: Money,
+    /// 医疗, employee's share.
+    pub medical_employee: Money,
+    /// 失业, employer's share.
+    pub unemployment_employer: Money,
+    /// 失业, employee's share.
+    pub unemployment_employee: Money,
+    /// 工伤 (employer only).
+    pub injury_employer: Money,
+    /// 生育 (employer only).
+    pub maternity_employer: Money,
+    /// Everything paid that month.
+    pub total: Money,
+}
+
+/// Response of `si.contributions`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SiContributions {
+    /// Months, oldest first.
+    pub records: Vec<SiContribution>,
+    /// Date the data describe.
+    pub as_of: NaiveDate,
+}
+
+impl SiContributions {
+    /// The contributions of `person` within `range` and the months asked for; `None` if they
+    /// were never insured.
+    pub fn of(
+        population: &Population,
+        person: &SyntheticPerson,
+        request: &MonthRangeRequest,
+        range: DateRange,
+    ) -> Option<Self> {
+        if person.social_insurance.status == InsuredStatus::NotInsured {
+            return None;
+        }
+        let records = population
+            .contributions(person)
+            .into_iter()
+            .filter(|month| request.contains(month.month) && range.overlaps_month(month.month))
+            .map(|month| SiContribution {
+                month: month.month,
+                scheme: month.scheme,
+                base: month.base,
+                pension_employer: month.pension.0,
+                pension_employee: month.pension.1,
+                medical_employer: month.medical.0,
+                medical_employee: month.medical.1,
+                unemployment_employer: month.unemployment.0,
+                unemployment_employee: month.unemployment.1,
+                injury_employer: month.injury,
+                maternity_employer: month.maternity,
+                total: month.total(),
+            })
+            .collect();
+        Some(Self {
+            records,
+            as_of: as_of(),
+        })
+    }
+}

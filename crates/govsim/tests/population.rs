@@ -1,0 +1,335 @@
+//! The synthetic population: determinism, invertible ids, valid codes and sane correlations.
+
+use bianmin_core::ResidentId;
+use bianmin_core::region::CHENGDU_DISTRICTS;
+use bianmin_govsim::enterprise::Trend;
+use bianmin_govsim::population::housing_fund::{HPF_BASE_MAX, HPF_BASE_MIN, HousingFundStatus};
+use bianmin_govsim::population::social_insurance::{SI_BASE_MAX, SI_BASE_MIN};
+use bianmin_govsim::population::{EmploymentStatus, MAX_AGE, MIN_AGE};
+use bianmin_govsim::{Population, REFERENCE_DATE, Uscc};
+
+const SEED: u64 = 20_261_129;
+
+/// Indexes spread over `0..size`, reproducibly.
+fn sample(size: u32, count: u32) -> impl Iterator<Item = u32> {
+    (0..count).map(move |i| (u64::from(i) * 2_654_435_761 % u64::from(size)) as u32)
+}
+
+#[test]
+fn the_same_seed_gives_the_same_person() {
+    let a = Population::new(SEED, 10_000);
+    let b = Population::new(SEED, 10_000);
+    for index in sample(10_000, 200) {
+        let (x, y) = (a.person(index), b.person(index));
+        assert_eq!(x.resident_id, y.resident_id);
+        assert_eq!(x.name, y.name);
+        assert_eq!(x.phone, y.phone);
+        assert_eq!(x.employment.monthly_income, y.employment.monthly_income);
+        assert_eq!(x.true_pd(), y.true_pd());
+        assert_eq!(
+            x.housing_fund.as_ref().map(|f| f.balance),
+            y.housing_fund.as_ref().map(|f| f.balance)
+        );
+        assert_eq!(a.tax_returns(&x), b.tax_returns(&y));
+        assert_eq!(a.draw_default(index, 12), b.draw_default(index, 12));
+    }
+}
+
+#[test]
+fn another_seed_gives_other_people() {
+    let a = Population::new(1, 10_000);
+    let b = Population::new(2, 10_000);
+    let same = sample(10_000, 500)
+        .filter(|&index| a.person(index).resident_id == b.person(index).resident_id)
+        .count();
+    assert!(same < 5, "{same} identical ids");
+}
+
+#[test]
+fn different_indexes_have_different_ids_and_phones() {
+    let population = Population::new(SEED, 20_000);
+    let mut ids = std::collections::HashSet::new();
+    let mut phones = std::collections::HashSet::new();
+    for index in 0..20_000 {
+        let person = population.person(index);
+        assert!(ids.insert(person.resident_id.as_str().to_owned()));
+        assert!(phones.insert(person.phone.as_str().to_owned()));
+    }
+}
+
+#[test]
+fn find_inverts_person_up_to_a_million() {
+    for size in [1, 7, 10_000, 1_000_000, 10_000_000] {
+        let population = Population::new(SEED, size);
+        for index in sample(size, 300) {
+            let person = population.person(index);
+            let found = population.find(&person.resident_id).expect("found");
+            assert_eq!(found.index, index);
+            assert_eq!(found.name, person.name);
+        }
+    }
+    let population = Population::new(SEED, 1_000_000);
+    let stranger = ResidentId::with_check_digit("11010519491231002").unwrap();
+    assert!(population.find(&stranger).is_none());
+}
+
+#[test]
+fn ids_encode_chengdu_adults_of_both_sexes() {
+    let population = Population::new(SEED, 20_000);
+    let mut men = 0;
+    let mut per_district = [0u32; 20];
+    for index in 0..20_000 {
+        let person = population.person(index);
+        let id = &person.resident_id;
+        assert_eq!(ResidentId::parse(id.as_str()).as_ref(), Ok(id));
+        let age = id.age_on(REFERENCE_DATE);
+        assert!((MIN_AGE..=MAX_AGE).contains(&age));
+        assert_eq!(age, person.age);
+        assert_eq!(id.gender(), person.gender);
+        let district = CHENGDU_DISTRICTS
+            .iter()
+            .position(|d| d.code == id.region_code())
+            .expect("a Chengdu district");
+        per_district[district] += 1;
+        men += u32::from(id.gender() == bianmin_core::Gender::Male);
+    }
+    assert!((9_400..10_600).contains(&men), "{men} men of 20,000");
+    // 新都区 (≈7.4 %) is more populous than 蒲江县 (≈1.2 %).
+    assert!(per_district[7] > 4 * per_district[14], "{per_district:?}");
+}
+
+#[test]
+fn credit_codes_are_valid() {
+    let population = Population::new(SEED, 10_000);
+    for employer in population.employers() {
+        assert_eq!(
+            Uscc::parse(employer.uscc.as_str()),
+            Ok(employer.uscc.clone())
+        );
+    }
+    assert_eq!(population.employers().len(), 300);
+    let big = Population::new(SEED, 1_000_000);
+    let distributors = big.group().distributors();
+    assert_eq!(distributors.len(), 850);
+    let mut owners = std::collections::HashSet::new();
+    for distributor in distributors {
+        assert_eq!(
+            Uscc::parse(distributor.uscc.as_str()),
+            Ok(distributor.uscc.clone())
+        );
+        assert!(owners.insert(distributor.owner), "owners are distinct");
+        let owner = big.person(distributor.owner);
+        assert!((28..=60).contains(&owner.age));
+        assert_eq!(owner.employment.status, EmploymentStatus::SelfEmployed);
+        assert_eq!(owner.employment.distributor, Some(distributor.number));
+        assert_eq!(
+            big.group()
+                .by_uscc(distributor.uscc.as_str())
+                .map(|d| d.number),
+            Some(distributor.number)
+        );
+    }
+}
+
+#[test]
+fn housing_fund_bases_follow_wages_within_the_bounds() {
+    let population = Population::new(SEED, 20_000);
+    let mut ratios = Vec::new();
+    for index in 0..20_000 {
+        let person = population.person(index);
+        let Some(fund) = &person.housing_fund else {
+            continue;
+        };
+        assert!(
+            (HPF_BASE_MIN..=HPF_BASE_MAX).contains(&fund.base),
+            "{:?}",
+            fund.base
+        );
+        assert!((5..=12).contains(&fund.rate_percent));
+        assert!(fund.balance.fen() >= 0);
+        assert!(fund.opened <= fund.last_deposit);
+        let entries = population.fund_history(&person);
+        if fund.status == HousingFundStatus::Active {
+            assert_eq!(
+                fund.last_deposit,
+                bianmin_govsim::calendar::LAST_CLOSED_MONTH
+            );
+            assert!(!entries.is_empty());
+        }
+        let wage = person.employment.monthly_income;
+        if fund.status == HousingFundStatus::Active
+            && person.employment.status == EmploymentStatus::Employed
+            && (HPF_BASE_MIN..=HPF_BASE_MAX).contains(&wage)
+        {
+            let ratio = fund.base.fen() as f64 / wage.fen() as f64;
+            assert!((0.55..=1.01).contains(&ratio), "base/wage {ratio}");
+            ratios.push(ratio);
+        }
+    }
+    ratios.sort_by(f64::total_cmp);
+    let median = ratios[ratios.len() / 2];
+    assert!(
+        ratios.len() > 3_000,
+        "{} employees with active accounts",
+        ratios.len()
+    );
+    assert!(median > 0.97, "median base/wage {median}");
+}
+
+#[test]
+fn social_insurance_bases_are_within_the_bounds() {
+    let population = Population::new(SEED, 10_000);
+    for index in 0..10_000 {
+        let person = population.person(index);
+        let insurance = &person.social_insurance;
+        if insurance.last_paid.is_some() {
+            assert!((SI_BASE_MIN..=SI_BASE_MAX).contains(&insurance.base));
+            assert!(insurance.months.pension >= insurance.months.injury);
+        }
+        for month in population.contributions(&person) {
+            assert!(month.total().fen() > 0);
+        }
+    }
+}
+
+#[test]
+fn default_risk_is_plausible_and_follows_the_visible_signals() {
+    let population = Population::new(SEED, 40_000);
+    let mut all = (0.0, 0u32);
+    let mut dishonest = (0.0, 0u32);
+    let mut overdue = (0.0, 0u32);
+    let mut clean = (0.0, 0u32);
+    let mut defaults = 0u32;
+    for index in 0..40_000 {
+        let person = population.person(index);
+        let pd = person.true_pd();
+        assert!((0.0..1.0).contains(&pd));
+        all = (all.0 + pd, all.1 + 1);
+        if person.court.is_dishonest() {
+            dishonest = (dishonest.0 + pd, dishonest.1 + 1);
+        }
+        if person.credit.overdue_days > 0 {
+            overdue = (overdue.0 + pd, overdue.1 + 1);
+        } else if person.credit.worst_status() == 0 {
+            clean = (clean.0 + pd, clean.1 + 1);
+        }
+        defaults += u32::from(population.draw_default(index, 12));
+    }
+    let mean = |(sum, n): (f64, u32)| sum / f64::from(n.max(1));
+    assert!((0.02..0.06).contains(&mean(all)), "mean pd {}", mean(all));
+    assert!(dishonest.1 > 40, "{} 失信 people of 40,000", dishonest.1);
+    assert!(
+        mean(dishonest) > 3.0 * mean(all),
+        "失信 {} vs {}",
+        mean(dishonest),
+        mean(all)
+    );
+    assert!(
+        mean(overdue) > 3.0 * mean(clean),
+        "overdue {} vs clean {}",
+        mean(overdue),
+        mean(clean)
+    );
+    let rate = f64::from(defaults) / 40_000.0;
+    assert!(
+        (rate - mean(all)).abs() < 0.006,
+        "drawn {rate} vs expected {}",
+        mean(all)
+    );
+}
+
+#[test]
+fn defaults_are_nested_across_horizons() {
+    let population = Population::new(SEED, 5_000);
+    for index in 0..5_000 {
+        if population.draw_default(index, 6) {
+            assert!(population.draw_default(index, 12));
+            assert!(population.draw_default(index, 24));
+        }
+    }
+}
+
+#[test]
+fn tax_is_consistent_with_income() {
+    let population = Population::new(SEED, 5_000);
+    for index in 0..5_000 {
+        let person = population.person(index);
+        for year in population.tax_returns(&person) {
+            assert!(year.gross_income.fen() > 0);
+            assert!(year.taxable_income <= year.gross_income);
+            assert_eq!(
+                year.tax,
+                bianmin_govsim::population::tax::comprehensive_income_tax(year.taxable_income)
+            );
+        }
+        if person.employment.status == EmploymentStatus::Employed
+            && person.employment.tenure_months() > 24
+        {
+            let returns = population.tax_returns(&person);
+            let last = returns.last().expect("an employee files");
+            let annual = person.employment.monthly_income.fen() * 12;
+            let ratio = last.gross_income.fen() as f64 / annual as f64;
+            assert!(
+                (0.7..1.4).contains(&ratio),
+                "2025 income / 12 × wage = {ratio}"
+            );
+        }
+    }
+}
+
+#[test]
+fn plates_and_fines_have_the_right_shape() {
+    let population = Population::new(SEED, 10_000);
+    let mut vehicles = 0;
+    let mut new_energy = 0;
+    for index in 0..10_000 {
+        let person = population.person(index);
+        for vehicle in &person.traffic.vehicles {
+            vehicles += 1;
+            let plate: Vec<char> = vehicle.plate.chars().collect();
+            assert_eq!(&plate[..2], &['川', 'A']);
+            match vehicle.energy {
+                bianmin_govsim::population::traffic::Energy::Fuel => assert_eq!(plate.len(), 7),
+                _ => {
+                    assert_eq!(plate.len(), 8);
+                    assert!(matches!(plate[2], 'D' | 'F'));
+                    new_energy += 1;
+                }
+            }
+            assert!(!plate.iter().any(|c| matches!(c, 'I' | 'O')));
+        }
+        for violation in &person.traffic.violations {
+            let fee = violation.late_fee_on(REFERENCE_DATE);
+            assert!(fee <= violation.fine);
+            assert!(
+                person
+                    .traffic
+                    .vehicles
+                    .iter()
+                    .any(|v| v.plate == violation.plate)
+            );
+        }
+    }
+    assert!(vehicles > 1_500, "{vehicles}");
+    assert!(new_energy > vehicles / 10, "{new_energy} of {vehicles}");
+}
+
+#[test]
+fn some_distributors_deteriorate() {
+    let population = Population::new(SEED, 100_000);
+    let distributors = population.group().distributors();
+    let deteriorating: Vec<_> = distributors
+        .iter()
+        .filter(|d| d.trend == Trend::Deteriorating)
+        .collect();
+    assert!(deteriorating.len() > 60, "{}", deteriorating.len());
+    for distributor in &deteriorating {
+        let trade = distributor.trade();
+        let (first, last) = (trade.first().unwrap(), trade.last().unwrap());
+        assert!(last.days_late > first.days_late);
+        assert!(distributor.true_pd() > 0.1);
+    }
+    let mean_pd: f64 =
+        distributors.iter().map(|d| d.true_pd()).sum::<f64>() / distributors.len() as f64;
+    assert!(mean_pd < 0.15, "{mean_pd}");
+}

@@ -1,0 +1,247 @@
+//! Every answer the agencies build validates against its JSON Schema in `docs/schemas/`.
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use bianmin_govsim::Population;
+use bianmin_govsim::records::court::CourtCases;
+use bianmin_govsim::records::credit::CreditReportRecord;
+use bianmin_govsim::records::enterprise::{
+    Distributors, DistributorsRequest, EnterpriseOrders, EnterprisePayments,
+};
+use bianmin_govsim::records::housing_fund::{HpfAccount, HpfDeposits, MonthRangeRequest};
+use bianmin_govsim::records::identity::{IdentityVerification, IdentityVerifyRequest};
+use bianmin_govsim::records::social_insurance::{SiContributions, SiStatus};
+use bianmin_govsim::records::tax::{TaxIncome, TaxIncomeRequest};
+use bianmin_govsim::records::traffic::{
+    FineNotification, NotifyOutcome, TrafficVehicles, TrafficViolations,
+};
+use bianmin_govsim::records::{DATA_KINDS, DateRange};
+
+fn schema(name: &str) -> jsonschema::Validator {
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("../../docs/schemas/{name}.json"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let schema: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(
+        schema["$schema"],
+        "https://json-schema.org/draft/2020-12/schema"
+    );
+    jsonschema::options()
+        .should_validate_formats(true)
+        .build(&schema)
+        .unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+fn to_value(answer: &impl Serialize) -> Value {
+    serde_json::to_value(answer).unwrap()
+}
+
+fn check(validator: &jsonschema::Validator, kind: &str, answer: &impl Serialize) {
+    let value = serde_json::to_value(answer).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(&value)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{kind}: {errors:?}\n{value:#}");
+}
+
+#[test]
+fn every_data_kind_has_a_request_and_a_response_schema() {
+    for kind in DATA_KINDS {
+        schema(kind);
+        schema(&format!("{kind}.request"));
+    }
+}
+
+#[test]
+fn generated_answers_match_their_schemas() {
+    let population = Population::new(20_261_129, 20_000);
+    let validators: Vec<(&str, jsonschema::Validator)> = DATA_KINDS
+        .iter()
+        .map(|kind| (*kind, schema(kind)))
+        .collect();
+    let validator = |kind: &str| &validators.iter().find(|(k, _)| *k == kind).unwrap().1;
+    let mut seen = std::collections::BTreeMap::<&str, u32>::new();
+    let all = DateRange::ALL;
+    for index in (0..20_000).step_by(37) {
+        let person = population.person(index);
+        let mut answer = |kind: &'static str, value: Option<Value>| {
+            if let Some(value) = value {
+                check(validator(kind), kind, &value);
+                *seen.entry(kind).or_default() += 1;
+            }
+        };
+        let request = IdentityVerifyRequest {
+            name: person.name.clone(),
+            phone: Some(person.phone.as_str().to_owned()),
+        };
+        answer(
+            "identity.verify",
+            Some(to_value(&IdentityVerification::check(
+                Some(&person),
+                &request,
+            ))),
+        );
+        answer(
+            "identity.verify",
+            Some(to_value(&IdentityVerification::check(None, &request))),
+        );
+        answer(
+            "hpf.account",
+            HpfAccount::of(&population, &person).map(|a| to_value(&a)),
+        );
+        answer(
+            "hpf.deposits",
+            HpfDeposits::of(&population, &person, &MonthRangeRequest::default(), all)
+                .map(|a| to_value(&a)),
+        );
+        answer(
+            "si.status",
+            Some(to_value(&SiStatus::of(&population, &person))),
+        );
+        answer(
+            "si.contributions",
+            SiContributions::of(&population, &person, &MonthRangeRequest::default(), all)
+                .map(|a| to_value(&a)),
+        );
+        answer(
+            "tax.income",
+            Some(to_value(&TaxIncome::of(
+                &population,
+                &person,
+                &TaxIncomeRequest::default(),
+                all,
+            ))),
+        );
+        answer(
+            "traffic.vehicles",
+            Some(to_value(&TrafficVehicles::of(&person))),
+        );
+        let violations = TrafficViolations::of(&person, all, |_| None);
+        if let Some(first) = violations.violations.first() {
+            answer(
+                "traffic.fine.notify",
+                Some(to_value(&FineNotification {
+                    payment_id: "PAY-1".into(),
+                    violation_id: first.id.clone(),
+                    amount: first.amount_due,
+                    outcome: NotifyOutcome::Recorded,
+                    paid_on: bianmin_govsim::REFERENCE_DATE,
+                })),
+            );
+        }
+        answer("traffic.violations", Some(to_value(&violations)));
+        answer(
+            "credit.report",
+            Some(to_value(&CreditReportRecord::of(&person))),
+        );
+        answer("court.cases", Some(to_value(&CourtCases::of(&person, all))));
+        let owned = population.group().owned_by(index);
+        if !owned.is_empty() {
+            answer(
+                "enterprise.distributors",
+                Some(to_value(&Distributors::of(
+                    population.group(),
+                    Some(owned),
+                    &DistributorsRequest::default(),
+                ))),
+            );
+        }
+    }
+    for distributor in population.group().distributors().iter().step_by(17) {
+        check(
+            validator("enterprise.orders"),
+            "enterprise.orders",
+            &EnterpriseOrders::of(distributor, DateRange::ALL),
+        );
+        check(
+            validator("enterprise.payments"),
+            "enterprise.payments",
+            &EnterprisePayments::of(distributor, DateRange::ALL),
+        );
+    }
+    check(
+        validator("enterprise.distributors"),
+        "enterprise.distributors",
+        &Distributors::of(
+            population.group(),
+            None,
+            &DistributorsRequest {
+                uscc: None,
+                page: Some(2),
+                page_size: Some(200),
+            },
+        ),
+    );
+    for kind in DATA_KINDS
+        .iter()
+        .filter(|kind| !kind.starts_with("enterprise."))
+    {
+        assert!(
+            seen.get(kind).copied().unwrap_or(0) > 0,
+            "no {kind} answer was checked"
+        );
+    }
+}
+
+#[test]
+fn schemas_reject_what_the_types_never_produce() {
+    let account = schema("hpf.account");
+    let population = Population::new(1, 1_000);
+    let person = (0..1_000)
+        .map(|index| population.person(index))
+        .find(|person| person.housing_fund.is_some())
+        .unwrap();
+    let mut value = serde_json::to_value(HpfAccount::of(&population, &person).unwrap()).unwrap();
+    assert!(account.is_valid(&value));
+    value["balance"] = json!(1234.5);
+    assert!(!account.is_valid(&value), "money must be a yuan string");
+    value["balance"] = json!("1234.5");
+    assert!(!account.is_valid(&value), "two decimals");
+    value["balance"] = json!("1234.50");
+    value["surprise"] = json!(true);
+    assert!(!account.is_valid(&value), "no unknown fields");
+}
+
+#[test]
+fn request_examples_match_their_schemas() {
+    let subject = "51010419900307123X";
+    let examples = [
+        (
+            "identity.verify.request",
+            json!({"subject": subject, "name": "张三", "phone": "13812341234"}),
+        ),
+        (
+            "hpf.deposits.request",
+            json!({"subject": subject, "from": "2025-01", "to": "2025-12"}),
+        ),
+        (
+            "tax.income.request",
+            json!({"subject": subject, "years": [2024, 2025]}),
+        ),
+        (
+            "traffic.fine.notify.request",
+            json!({"subject": subject, "violation_id": "51010202501020000001", "payment_id": "P1",
+                   "amount": "200.00", "paid_at": "2026-11-29T10:00:00+08:00"}),
+        ),
+        (
+            "enterprise.distributors.request",
+            json!({"subject": subject, "page": 1, "page_size": 20}),
+        ),
+        (
+            "enterprise.orders.request",
+            json!({"uscc": "91350100M000100Y43"}),
+        ),
+    ];
+    for (name, example) in examples {
+        let validator = schema(name);
+        assert!(validator.is_valid(&example), "{name}: {example}");
+    }
+    assert!(
+        !schema("hpf.account.request").is_valid(&json!({})),
+        "subject is required"
+    );
+}
