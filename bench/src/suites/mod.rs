@@ -9,6 +9,7 @@ use crate::figure::Figures;
 use crate::load::LoadPlan;
 
 mod crypto;
+mod exchange;
 mod http;
 
 /// Every suite, in the order `all` runs them.
@@ -22,6 +23,11 @@ pub const SUITES: &[Suite] = &[
         name: "crypto",
         about: "SM4-GCM and SM3 MB/s against AES-256-GCM and SHA-256, SM2 sign/verify per second, and an encrypted person row (insert + read) against plaintext",
         run: |settings, figures| Box::pin(crypto::run(settings, figures)),
+    },
+    Suite {
+        name: "exchange",
+        about: "signed + encrypted exchange calls/s against plain HTTP, and a fan-out to 7 agencies with 50-200 ms latency against the slowest alone",
+        run: |settings, figures| Box::pin(exchange::run(settings, figures)),
     },
 ];
 
