@@ -136,8 +136,7 @@ pub async fn serve(
         router(state).into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(signal);
-    let server = tokio::spawn(async move { server.await });
-    let mut server = server;
+    let mut server = tokio::spawn(async move { server.await });
     tokio::select! {
         result = &mut server => result??,
         _ = async {
