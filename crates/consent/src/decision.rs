@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::record::{
-    Change, ChangeFacts, ConsentRow, accountable, begin_write, consent_columns, expire, listed_in,
-    lock, read, record_change, stored_time,
+    Change, ChangeFacts, ConsentRow, accountable, consent_columns, expire, listed_in, lock, read,
+    record_change, stored_time,
 };
 use crate::{Consent, ConsentError, ConsentLedger, ConsentState, Result};
 
@@ -50,7 +50,7 @@ impl ConsentLedger {
             }
             _ => None,
         };
-        let mut tx = begin_write(&self.store).await?;
+        let mut tx = self.store.begin_write().await?;
         let row = lock(&mut tx, consent_id, person_id).await?;
         match row.state()? {
             ConsentState::Pending if row.lapsed(now) => {
@@ -187,7 +187,7 @@ impl ConsentLedger {
     ) -> Result<usize> {
         let actor = accountable(actor)?;
         let now = stored_time(now);
-        let mut tx = begin_write(&self.store).await?;
+        let mut tx = self.store.begin_write().await?;
         let rows = live_of(&mut tx, person_id).await?;
         for row in &rows {
             let way = match row.state()? {
@@ -210,7 +210,7 @@ impl ConsentLedger {
     ) -> Result<Consent> {
         let actor = accountable(actor)?;
         let now = stored_time(now);
-        let mut tx = begin_write(&self.store).await?;
+        let mut tx = self.store.begin_write().await?;
         let row = lock(&mut tx, consent_id, person_id).await?;
         let state = row.state()?;
         if !matches!(state, ConsentState::Pending | ConsentState::Active) {

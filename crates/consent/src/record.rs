@@ -4,7 +4,7 @@
 
 use bianmin_crypto::AuditKey;
 use bianmin_exchange::{Frequency, FrequencyUnit};
-use bianmin_store::{AuditEntry, NewEvent, Pool, Store, Tx};
+use bianmin_store::{AuditEntry, NewEvent, Store, Tx};
 use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
 use serde_json::json;
 use sqlx::types::Json;
@@ -161,17 +161,6 @@ fn parse_unit(text: &str) -> Option<FrequencyUnit> {
 /// equals the time written and windows compare alike on both.
 pub(crate) fn stored_time(now: DateTime<Utc>) -> DateTime<Utc> {
     now.trunc_subsecs(6)
-}
-
-/// Starts a transaction that will write. On SQLite it takes the write lock at once
-/// (`BEGIN IMMEDIATE`): a deferred transaction that reads first and writes later fails with
-/// `SQLITE_BUSY` whenever another connection committed in between. On PostgreSQL an ordinary
-/// transaction; [`lock`] then takes the consent's row lock.
-pub(crate) async fn begin_write(store: &Store) -> Result<Tx> {
-    Ok(match store.pool() {
-        Pool::Sqlite(pool) => Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
-        Pool::Postgres(pool) => Tx::Postgres(pool.begin().await?),
-    })
 }
 
 /// Reads the consent `id` without a lock, and checks that it belongs to `person_id`: for the

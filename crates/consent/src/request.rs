@@ -8,7 +8,7 @@ use sqlx::types::Json;
 
 use crate::purpose::kinds;
 use crate::record::{
-    Change, ChangeFacts, accountable, begin_write, listed_in, record_change, stored_time, unit_str,
+    Change, ChangeFacts, accountable, listed_in, record_change, stored_time, unit_str,
 };
 use crate::{Consent, ConsentError, ConsentLedger, ConsentRequest, ConsentState, Purpose, Result};
 
@@ -57,7 +57,7 @@ impl ConsentLedger {
         let id = bianmin_core::id::new_id();
         let valid_until = now + request.valid_for;
         let consumer = request.consumer.to_string();
-        let mut tx = begin_write(&self.store).await?;
+        let mut tx = self.store.begin_write().await?;
         let inserted = bianmin_store::on_tx!(&mut tx, conn => {
             sqlx::query(
                 "INSERT INTO consents (id, person_id, consumer, purpose_code, data_kinds, \

@@ -7,7 +7,7 @@ use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, TimeDelta, Utc};
 use uuid::Uuid;
 
 use crate::purpose::kinds;
-use crate::record::{ConsentRow, begin_write, expire, lock, read, stored_time, unit_str};
+use crate::record::{ConsentRow, expire, lock, read, stored_time, unit_str};
 use crate::{ConsentError, ConsentLedger, ConsentState, Result};
 
 /// Longest service identifier accepted, in characters (six parts of at most 64).
@@ -75,7 +75,7 @@ impl ConsentLedger {
             Some(sealed) => Some(self.open_artefact(person_id, consent_id, sealed).await),
             None => None,
         };
-        let mut tx = begin_write(&self.store).await?;
+        let mut tx = self.store.begin_write().await?;
         let row = lock(&mut tx, consent_id, person_id).await?;
         match row.state()? {
             ConsentState::Active => {}

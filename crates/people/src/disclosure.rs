@@ -11,8 +11,8 @@ use uuid::Uuid;
 
 use crate::audit::{Accountable, accountable, actions, person_target};
 use crate::record::{
-    NAME_COLUMN, PHONE_COLUMN, RESIDENT_ID_COLUMN, StoredPerson, TABLE, begin_write, corrupt,
-    fetch, fetch_in, open_text,
+    NAME_COLUMN, PHONE_COLUMN, RESIDENT_ID_COLUMN, StoredPerson, TABLE, corrupt, fetch, fetch_in,
+    open_text,
 };
 use crate::{PeopleError, PersonVault, Result};
 
@@ -116,7 +116,7 @@ impl PersonVault {
     ) -> Result<RevealedPerson> {
         let actor = accountable(actor, Accountable::Actor)?;
         let purpose = accountable(purpose, Accountable::Purpose)?;
-        let mut tx = begin_write(&self.store).await?;
+        let mut tx = self.store.begin_write().await?;
         let stored = fetch_in(&mut tx, id).await?.ok_or(PeopleError::NotFound)?;
         let person = self.open_person(&stored)?;
         let entry = AuditEntry {

@@ -5,7 +5,6 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::audit::{Accountable, accountable, actions, person_target};
-use crate::record::begin_write;
 use crate::{PeopleError, PersonVault, Result};
 
 impl PersonVault {
@@ -42,7 +41,7 @@ impl PersonVault {
     ) -> Result<()> {
         let actor = accountable(actor, Accountable::Actor)?;
         let reason = accountable(reason, Accountable::Reason)?;
-        let mut tx = begin_write(&self.store).await?;
+        let mut tx = self.store.begin_write().await?;
         let shredded = bianmin_store::on_tx!(&mut tx, conn => {
             sqlx::query(
                 "UPDATE persons SET data_key = NULL, kek_version = NULL, \

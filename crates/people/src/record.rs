@@ -2,7 +2,7 @@
 //! unwrapping the data key, opening and sealing fields in their place.
 
 use bianmin_crypto::{CryptoError, DataKey, FieldAad, WrappedKey, open_str, seal_str};
-use bianmin_store::{Pool, Store, Tx};
+use bianmin_store::{Store, Tx};
 use uuid::Uuid;
 
 use crate::{PeopleError, PersonVault, Result};
@@ -52,17 +52,6 @@ pub(crate) async fn fetch_in(tx: &mut Tx, id: Uuid) -> Result<Option<StoredPerso
             .fetch_optional(conn)
             .await?
     }))
-}
-
-/// Starts a transaction that will write. On SQLite it takes the write lock at once
-/// (`BEGIN IMMEDIATE`): a deferred transaction that reads first and writes later fails with
-/// `SQLITE_BUSY` whenever another connection committed in between, and the busy timeout cannot
-/// help it. On PostgreSQL an ordinary transaction.
-pub(crate) async fn begin_write(store: &Store) -> Result<Tx> {
-    Ok(match store.pool() {
-        Pool::Sqlite(pool) => Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
-        Pool::Postgres(pool) => Tx::Postgres(pool.begin().await?),
-    })
 }
 
 /// The associated data of a `persons` field.

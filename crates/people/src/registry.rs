@@ -6,8 +6,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::record::{
-    NAME_COLUMN, PHONE_COLUMN, RESIDENT_ID_COLUMN, RESIDENT_ID_PURPOSE, StoredPerson, begin_write,
-    seal_text,
+    NAME_COLUMN, PHONE_COLUMN, RESIDENT_ID_COLUMN, RESIDENT_ID_PURPOSE, StoredPerson, seal_text,
 };
 use crate::{PeopleError, PersonVault, Result};
 
@@ -55,7 +54,7 @@ impl PersonVault {
             .blind_index
             .index(RESIDENT_ID_PURPOSE, person.resident_id.as_str());
         for _ in 0..REGISTER_ATTEMPTS {
-            let mut tx = begin_write(&self.store).await?;
+            let mut tx = self.store.begin_write().await?;
             let existing = bianmin_store::on_tx!(&mut tx, conn => {
                 sqlx::query_as::<_, StoredPerson>(
                     "SELECT id, data_key, resident_id_enc, name_enc, phone_enc \

@@ -8,7 +8,6 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::audit::{Accountable, accountable, actions};
-use crate::record::begin_write;
 use crate::{PeopleError, PersonVault, Result};
 
 /// What a [`PersonVault::rewrap_all`] run did.
@@ -106,7 +105,7 @@ impl PersonVault {
             after = last;
 
             let rewraps = rewrap_batch(Arc::clone(&self.kms), batch).await?;
-            let mut tx = begin_write(&self.store).await?;
+            let mut tx = self.store.begin_write().await?;
             for rewrap in rewraps {
                 let wrapped = match rewrap.outcome {
                     Ok(wrapped) => wrapped,
@@ -147,7 +146,7 @@ impl PersonVault {
             }),
             occurred_at: now,
         };
-        let mut tx = begin_write(&self.store).await?;
+        let mut tx = self.store.begin_write().await?;
         tx.append_audit(&self.audit_key, &entry).await?;
         tx.commit().await?;
         Ok(report)

@@ -196,6 +196,17 @@ impl Store {
         })
     }
 
+    /// Starts a transaction that will write. On SQLite it takes the write lock at once
+    /// (`BEGIN IMMEDIATE`): a deferred transaction that reads first and writes later fails with
+    /// `SQLITE_BUSY` whenever another connection committed in between. On PostgreSQL it is an
+    /// ordinary transaction (take row locks with `SELECT … FOR UPDATE` where needed).
+    pub async fn begin_write(&self) -> Result<Tx> {
+        Ok(match &self.pool {
+            Pool::Sqlite(pool) => Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
+            Pool::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+        })
+    }
+
     /// Closes the pool, waiting for checked-out connections to come back.
     pub async fn close(&self) {
         match &self.pool {
