@@ -11,6 +11,8 @@ use axum::routing::{get, post};
 use bianmin_core::{Clock, SharedClock};
 use bianmin_crypto::{LocalKeyring, Sm2VerifyingKey};
 use bianmin_people::PersonVault;
+
+use crate::exchange::Exchange;
 use bianmin_store::Store;
 use metrics_exporter_prometheus::PrometheusHandle;
 use tower::ServiceBuilder;
@@ -37,6 +39,7 @@ struct Inner {
     bank_app_key: Option<Sm2VerifyingKey>,
     keyring: Arc<LocalKeyring>,
     vault: PersonVault,
+    exchange: Option<Exchange>,
     metrics: PrometheusHandle,
 }
 
@@ -57,6 +60,7 @@ impl AppState {
         store: Store,
         clock: SharedClock,
         keys: Keys,
+        exchange: Option<Exchange>,
         metrics: PrometheusHandle,
     ) -> AppState {
         let keyring = Arc::new(keys.keyring);
@@ -74,6 +78,7 @@ impl AppState {
             bank_app_key: keys.bank_app,
             keyring,
             vault,
+            exchange,
             metrics,
         }))
     }
@@ -81,6 +86,11 @@ impl AppState {
     /// Personal data, encrypted per person.
     pub fn vault(&self) -> &PersonVault {
         &self.0.vault
+    }
+
+    /// The unified access standard, if agencies are configured.
+    pub fn exchange(&self) -> Option<&Exchange> {
+        self.0.exchange.as_ref()
     }
 
     /// The keyring (for the audit key).
@@ -142,6 +152,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/audit/entries", get(audit::entries))
         .route("/api/v1/audit/verify", get(audit::verify))
         .route("/api/v1/ops/overview", get(ops::overview))
+        .route("/api/v1/ops/exchange", get(crate::exchange::overview))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics));

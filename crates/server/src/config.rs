@@ -38,6 +38,10 @@ pub struct Config {
     pub auth: AuthConfig,
     /// Key management.
     pub keys: KeysConfig,
+    /// The unified access standard: this platform's identity and how agencies are reached.
+    pub exchange: ExchangeConfig,
+    /// The simulated agencies (`exchange.govsim = true`, or `bianmin govsim`).
+    pub govsim: bianmin_govsim::agencies::GovSimConfig,
     /// Logging.
     pub log: LogConfig,
 }
@@ -96,6 +100,29 @@ pub struct KeysConfig {
     /// `<data_dir>/keys/keyring.toml`, generated on first start. `BIANMIN_KEYRING` (the file's
     /// TOML content) takes precedence over any file.
     pub keyring_file: Option<PathBuf>,
+}
+
+/// How this platform takes part in the unified access standard.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ExchangeConfig {
+    /// This platform's subsystem identifier (it signs requests and consents as this).
+    pub platform_id: String,
+    /// Registry file (the federation's global configuration): agencies, their keys and base
+    /// URLs, services and access rights. `bianmin govsim --registry-out` writes one.
+    pub registry_file: Option<PathBuf>,
+    /// Start the simulated agencies inside this process (on by default in `bianmin demo`).
+    pub govsim: bool,
+}
+
+impl Default for ExchangeConfig {
+    fn default() -> Self {
+        ExchangeConfig {
+            platform_id: "CN-CD/COM/bank/bianmin".into(),
+            registry_file: None,
+            govsim: false,
+        }
+    }
 }
 
 /// Logging.
@@ -157,6 +184,8 @@ impl Default for Config {
             http: HttpConfig::default(),
             auth: AuthConfig::default(),
             keys: KeysConfig::default(),
+            exchange: ExchangeConfig::default(),
+            govsim: bianmin_govsim::agencies::GovSimConfig::default(),
             log: LogConfig::default(),
         }
     }

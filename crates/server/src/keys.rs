@@ -6,7 +6,7 @@
 //! 0600 on first start. Every instance of a deployment needs the same keyring.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use bianmin_crypto::{Kms, LocalKeyring};
@@ -198,4 +198,23 @@ fn audit_entry(action: &str, details: serde_json::Value, now: DateTime<Utc>) -> 
         details,
         occurred_at: now,
     }
+}
+
+/// Writes a new file that only its owner can read (keys), refusing to overwrite one.
+#[cfg(unix)]
+pub(crate) fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(contents.as_bytes())
+}
+
+/// Writes a new file (no permission model to apply on this platform).
+#[cfg(not(unix))]
+pub(crate) fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    std::fs::write(path, contents)
 }

@@ -8,6 +8,7 @@ pub mod app;
 pub mod audit;
 pub mod auth;
 pub mod config;
+pub mod exchange;
 pub mod http;
 pub mod keys;
 pub mod openapi;
@@ -102,7 +103,8 @@ pub async fn assemble_state(
         bank_app: bank_app_key,
         keyring,
     };
-    let state = AppState::new(config, store, clock, keys, metrics_handle());
+    let exchange = exchange::build(&config, &store, clock.clone()).await?;
+    let state = AppState::new(config, store, clock, keys, exchange, metrics_handle());
     if dev_login {
         auth::personas::seed_all(&state)
             .await

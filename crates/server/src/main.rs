@@ -46,6 +46,18 @@ enum Command {
     /// The tamper-evident audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Run the simulated government agencies as a separate process (development only).
+    Govsim {
+        /// IP address the agencies listen on, each on its own free port [default: 127.0.0.1].
+        #[arg(long)]
+        listen: Option<std::net::IpAddr>,
+        /// Where to write the registry (agencies, keys, base URLs, access rights) that a
+        /// server then loads with `exchange.registry_file`.
+        #[arg(long)]
+        registry_out: PathBuf,
+        #[command(flatten)]
+        data: DataArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -160,6 +172,9 @@ async fn main() -> anyhow::Result<()> {
         Command::Demo(args) => {
             args.apply(&mut config);
             config.auth.dev_login = true;
+            if config.exchange.registry_file.is_none() {
+                config.exchange.govsim = true;
+            }
             config.auth.secure_cookies = false;
             if std::env::var_os("BIANMIN_LOG__FORMAT").is_none() {
                 config.log.format = LogFormat::Pretty;
@@ -197,6 +212,18 @@ async fn main() -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Govsim {
+            listen,
+            registry_out,
+            data,
+        } => {
+            data.apply(&mut config);
+            if let Some(ip) = listen {
+                config.govsim.bind = ip;
+            }
+            init_logging(&config);
+            govsim(config, &registry_out).await
+        }
         Command::Audit(AuditCommand::Verify(data)) => {
             data.apply(&mut config);
             init_logging(&config);
@@ -222,6 +249,43 @@ async fn main() -> anyhow::Result<()> {
             }
         }
     }
+}
+
+async fn govsim(config: Config, registry_out: &std::path::Path) -> anyhow::Result<()> {
+    use bianmin_server::exchange;
+    let platform = config
+        .exchange
+        .platform_id
+        .parse()
+        .map_err(|e| anyhow::anyhow!("exchange.platform_id is invalid: {e}"))?;
+    let keys = exchange::load_platform_keys(&config.data_dir, &platform)?;
+    let clock = std::sync::Arc::new(bianmin_core::SystemClock);
+    let running = exchange::start_govsim(&config, &keys, clock).await?;
+    let registry = running.registry();
+    let tmp = registry_out.with_extension("tmp");
+    std::fs::write(&tmp, registry.to_toml_string())
+        .with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, registry_out)
+        .with_context(|| format!("cannot write {}", registry_out.display()))?;
+    println!(
+        "Simulated agencies are listening (seed {}, {} residents):",
+        config.govsim.seed, config.govsim.size
+    );
+    for subsystem in registry.subsystems().filter(|s| s.id != platform) {
+        println!(
+            "  {:<40} {}",
+            subsystem.id.to_string(),
+            subsystem.base_url.as_deref().unwrap_or("-")
+        );
+    }
+    println!(
+        "Registry written to {}; start the server with BIANMIN_EXCHANGE__REGISTRY_FILE={}",
+        registry_out.display(),
+        registry_out.display()
+    );
+    bianmin_server::shutdown_signal().await;
+    running.shutdown().await;
+    Ok(())
 }
 
 async fn keys(mut config: Config, command: KeysCommand) -> anyhow::Result<()> {

@@ -5,14 +5,14 @@ use utoipa::OpenApi;
 
 use crate::auth::{self, Department, PrincipalView, Role};
 use crate::http::problem::Problem;
-use crate::{audit, ops, people};
+use crate::{audit, exchange, ops, people};
 
 /// Every documented endpoint and schema.
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Bianmin 便民服务平台 API", description = "银行便民服务平台接口。错误一律以 application/problem+json 返回。"),
     paths(
-        ops::healthz, ops::readyz, ops::metrics, ops::overview,
+        ops::healthz, ops::readyz, ops::metrics, ops::overview, exchange::overview,
         auth::routes::list_personas, auth::routes::dev_login, auth::routes::assertion_login,
         auth::routes::logout, auth::routes::me,
         people::my_profile, people::reveal_my_profile, people::person, people::reveal_person,

@@ -54,7 +54,7 @@ impl SessionKey {
         }
         std::fs::create_dir_all(&dir)?;
         let key = bianmin_crypto::random_bytes::<32>();
-        write_private(&path, &hex::encode(key))?;
+        crate::keys::write_private(&path, &hex::encode(key))?;
         Ok(SessionKey(key))
     }
 
@@ -87,23 +87,6 @@ impl SessionKey {
         message.extend_from_slice(id.as_bytes());
         bianmin_crypto::hmac_sm3_verify(&self.0, &message, &tag).then_some(id)
     }
-}
-
-#[cfg(unix)]
-fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)?;
-    file.write_all(contents.as_bytes())
-}
-
-#[cfg(not(unix))]
-fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
-    std::fs::write(path, contents)
 }
 
 /// A freshly opened session.
