@@ -149,12 +149,7 @@ async fn every_role_signs_in_and_lands_on_its_front_end() {
         let png = client.screenshot().await.unwrap();
         std::fs::write(shots.join(format!("{persona}.png")), png).unwrap();
 
-        wait_for(&client, "[data-testid='logout']")
-            .await
-            .click()
-            .await
-            .unwrap();
-        wait_for(&client, "button[data-persona]").await;
+        sign_out(&client).await;
     }
     client.close().await.unwrap();
 }
@@ -197,6 +192,16 @@ async fn sign_in(client: &Client, app: &common::TestApp, persona: &str) {
         "body:not([data-page='login']) [data-testid='page-ready']",
     )
     .await;
+}
+
+/// Clicks 退出 and waits for the login page.
+async fn sign_out(client: &Client) {
+    wait_for(client, "[data-testid='logout']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    wait_for(client, "button[data-persona]").await;
 }
 
 async fn text_of(client: &Client, css: &str) -> String {
@@ -327,12 +332,7 @@ async fn a_citizen_sees_their_profile_masked_and_reveals_it_on_request() {
 
     // A citizen whose data is erased while signed in gets a clear message instead of a
     // profile (signing in again would register the person afresh, so erase after sign-in).
-    wait_for(&client, "[data-testid='logout']")
-        .await
-        .click()
-        .await
-        .unwrap();
-    wait_for(&client, "button[data-persona]").await;
+    sign_out(&client).await;
     let li = app.login("citizen-li").await;
     sign_in(&client, &app, "citizen-li").await;
     let li_profile: serde_json::Value = app
@@ -426,12 +426,7 @@ async fn an_auditor_pages_the_audit_log_and_verifies_the_chain() {
     std::fs::write(screenshot_dir().join("console-audit.png"), png).unwrap();
 
     // A bank operator is refused by the server, and the page says so.
-    wait_for(&client, "[data-testid='logout']")
-        .await
-        .click()
-        .await
-        .unwrap();
-    wait_for(&client, "button[data-persona]").await;
+    sign_out(&client).await;
     sign_in(&client, &app, "operator-liu").await;
     client.goto(&app.url("/console/#audit")).await.unwrap();
     let denied = text_of(&client, "[data-testid='audit-denied']").await;
