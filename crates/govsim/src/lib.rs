@@ -28,5 +28,5 @@ mod seeding;
 pub mod uscc;
 
 pub use calendar::{REFERENCE_DATE, YearMonth};
-pub use population::{Population, SyntheticPerson};
+pub use population::{NamedResident, Population, SyntheticPerson};
 pub use uscc::Uscc;

@@ -25,6 +25,12 @@ pub(crate) enum Stream {
     Distributor = 7,
     /// Per-call latency and fault draws of a simulated agency.
     Agency = 8,
+    /// A social-security card: number, bank, issue date, electronic card (keyed by the
+    /// person's serial, so a named resident's card is their own).
+    SiCard = 9,
+    /// Whether a driving licence was revoked (吊销), drawn apart so that adding it left the
+    /// person stream, and so every other record, unchanged.
+    Licence = 10,
 }
 
 /// A generator for one entity's stream.

@@ -4,22 +4,32 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bianmin_core::{ResidentId, SharedClock, SystemClock};
+use bianmin_core::{PhoneNumber, ResidentId, SharedClock, SystemClock};
 use bianmin_exchange::{
     ClientConfig, ConsentArtefact, ExchangeClient, ExchangeError, Frequency, FrequencyUnit,
     MemberKeys, MemoryMessageLog, SignedConsent,
 };
 use bianmin_govsim::agencies::{
-    Agency, AgencyConfig, FaultConfig, GovSim, GovSimConfig, LatencyConfig, RunningGovSim,
-    service_id,
+    Agency, AgencyConfig, FaultConfig, GovSim, GovSimConfig, GovSimError, LatencyConfig,
+    RunningGovSim, data_kind, service_id,
 };
+use bianmin_govsim::population::NamedResident;
 use bianmin_govsim::population::housing_fund::HousingFundStatus;
+use bianmin_govsim::population::social_insurance::CardStatus;
+use bianmin_govsim::records::court::CourtCases;
+use bianmin_govsim::records::credit::CreditReportRecord;
 use bianmin_govsim::records::enterprise::EnterpriseOrders;
 use bianmin_govsim::records::housing_fund::{HpfAccount, HpfDeposits};
 use bianmin_govsim::records::identity::{IdentityVerification, VerifyResult};
-use bianmin_govsim::records::traffic::{
-    FineNotification, FineStatus, NotifyOutcome, TrafficViolations,
+use bianmin_govsim::records::social_insurance::{
+    ActivationOutcome, CARD_NOT_ACTIVE, SiCard, SiCardActivation, SiCardStatus, SiStatus,
 };
+use bianmin_govsim::records::tax::{TaxIncome, TaxIncomeRequest};
+use bianmin_govsim::records::traffic::{
+    DrivingLicenceStatus, FineNotification, FineStatus, NotifyOutcome, TrafficLicence,
+    TrafficViolations,
+};
+use bianmin_govsim::records::{DATA_KINDS, DateRange, SERVICE_CODES};
 use bianmin_govsim::{Population, SyntheticPerson};
 use chrono::{NaiveDate, TimeDelta, Utc};
 use serde_json::json;
@@ -250,10 +260,7 @@ async fn identity_enterprise_and_fine_payment_services_answer() {
     let today = bianmin_govsim::REFERENCE_DATE;
     let amount =
         bianmin_core::Money::from_fen(violation.fine.fen() + violation.late_fee_on(today).fen());
-    let consent = platform.consent(
-        &driver.resident_id,
-        &["traffic.fine.notify", "traffic.violations"],
-    );
+    let consent = platform.consent(&driver.resident_id, &["traffic.violations"]);
     let notify = service_id("traffic.fine.notify").unwrap();
     let body = json!({
         "violation_id": violation.id,
@@ -472,6 +479,7 @@ fn the_configuration_reads_from_toml_with_defaults() {
     let defaults: GovSimConfig = toml::from_str("").unwrap();
     assert_eq!(defaults, GovSimConfig::default());
     assert_eq!(defaults.size, 10_000);
+    assert!(defaults.residents.is_empty());
     assert!(
         toml::from_str::<GovSimConfig>("sise = 3").is_err(),
         "unknown keys are refused"
@@ -500,19 +508,54 @@ fn the_registry_lists_every_service_for_the_platform() {
     registry.validate().unwrap();
     assert_eq!(registry.subsystems().count(), 9);
     let services: Vec<_> = registry.services().collect();
-    assert_eq!(services.len(), 14);
+    assert_eq!(services.len(), 17);
+    let mut codes: Vec<&str> = services.iter().map(|s| s.id.code.as_str()).collect();
+    codes.sort_unstable();
+    let mut expected = SERVICE_CODES.to_vec();
+    expected.sort_unstable();
+    assert_eq!(codes, expected);
     for service in services {
+        let code = service.id.code.as_str();
         assert!(registry.is_allowed(&keys.id, &service.id));
-        assert_eq!(service.idempotent, service.id.code != "traffic.fine.notify");
+        assert_eq!(
+            service.idempotent,
+            !matches!(code, "traffic.fine.notify" | "si.card.activate")
+        );
         assert_eq!(
             service.personal_data,
-            !matches!(
-                service.id.code.as_str(),
-                "enterprise.orders" | "enterprise.payments"
-            )
+            !matches!(code, "enterprise.orders" | "enterprise.payments")
         );
-        assert_eq!(service.data_kinds, vec![service.id.code.clone()]);
+        // Activating the electronic card is covered by a consent to the card's data, and
+        // reporting a fine's payment by one to the violation records.
+        let kind = match code {
+            "si.card.activate" => "si.card",
+            "traffic.fine.notify" => "traffic.violations",
+            _ => code,
+        };
+        assert_eq!(service.data_kinds, vec![kind.to_owned()]);
+        assert_eq!(data_kind(code), Some(kind));
+        assert!(DATA_KINDS.contains(&kind));
     }
+    for kind in DATA_KINDS {
+        assert_eq!(data_kind(kind), Some(kind), "{kind} is a service's code");
+    }
+    assert_eq!(
+        service_id("si.card.activate").unwrap().to_string(),
+        "CN-CD/GOV/hrss/social-insurance/si.card.activate/v1"
+    );
+    assert_eq!(
+        service_id("traffic.licence").unwrap().to_string(),
+        "CN-CD/GOV/traffic/vehicles/traffic.licence/v1"
+    );
+    assert_eq!(
+        Agency::Si.service_codes().collect::<Vec<_>>(),
+        [
+            "si.status",
+            "si.contributions",
+            "si.card",
+            "si.card.activate"
+        ]
+    );
     assert_eq!(
         service_id("hpf.account").unwrap().to_string(),
         "CN-CD/GOV/hpf-center/accounts/hpf.account/v1"
@@ -521,4 +564,477 @@ fn the_registry_lists_every_service_for_the_platform() {
         service_id("credit.report").unwrap().to_string(),
         "CN-CD/FIN/pbccrc/credit/credit.report/v1"
     );
+}
+
+/// 张伟 of the demo personas: 锦江区, born 1988-03-12, a man.
+const ZHANG_WEI: &str = "510104198803120039";
+
+fn zhang_wei(template: u32) -> NamedResident {
+    NamedResident {
+        resident_id: ResidentId::parse(ZHANG_WEI).unwrap(),
+        name: "张伟".into(),
+        phone: PhoneNumber::parse("13800000001").unwrap(),
+        template,
+    }
+}
+
+#[test]
+fn named_residents_read_from_toml_and_are_checked() {
+    let config: GovSimConfig = toml::from_str(
+        r#"
+        size = 1000
+        [[residents]]
+        resident_id = "510104198803120039"
+        name = "张伟"
+        phone = "13800000001"
+        template = 42
+        [[residents]]
+        resident_id = "51010719920708002X"
+        name = "李娜"
+        phone = "139 0000 0002"
+        template = 7
+        "#,
+    )
+    .unwrap();
+    assert_eq!(config.residents.len(), 2);
+    assert_eq!(config.residents[0], zhang_wei(42));
+    assert_eq!(config.residents[1].phone.as_str(), "13900000002");
+    config.validate().unwrap();
+    // Written back and read again, the configuration is the same.
+    let again: GovSimConfig = toml::from_str(&toml::to_string(&config).unwrap()).unwrap();
+    assert_eq!(again, config);
+
+    for bad in [
+        // A wrong check digit, a landline, an unknown field.
+        "[[residents]]\nresident_id = \"510104198803120038\"\nname = \"张伟\"\nphone = \"13800000001\"\ntemplate = 1",
+        "[[residents]]\nresident_id = \"510104198803120039\"\nname = \"张伟\"\nphone = \"02887654321\"\ntemplate = 1",
+        "[[residents]]\nresident_id = \"510104198803120039\"\nname = \"张伟\"\nphone = \"13800000001\"\ntemplate = 1\nage = 38",
+    ] {
+        assert!(toml::from_str::<GovSimConfig>(bad).is_err(), "{bad}");
+    }
+    let out_of_range = GovSimConfig {
+        size: 1_000,
+        residents: vec![zhang_wei(1_000)],
+        ..GovSimConfig::default()
+    };
+    assert!(out_of_range.validate().is_err());
+    let twice = GovSimConfig {
+        residents: vec![zhang_wei(1), zhang_wei(2)],
+        ..GovSimConfig::default()
+    };
+    assert!(twice.validate().is_err());
+
+    // An id a generated person has is refused when the agencies are built.
+    let generated = Population::new(20_261_129, 10_000).person(3).resident_id;
+    let config = GovSimConfig {
+        residents: vec![NamedResident {
+            resident_id: generated,
+            ..zhang_wei(1)
+        }],
+        ..GovSimConfig::default()
+    };
+    config.validate().unwrap();
+    let keys = MemberKeys::generate("CN-CD/COM/bank/bianmin".parse().unwrap());
+    let error = GovSim::new(config, keys.subsystem("便民服务平台", None), clock()).unwrap_err();
+    assert!(matches!(error, GovSimError::Config(_)), "{error:?}");
+}
+
+#[tokio::test]
+async fn a_named_resident_is_served_by_every_agency_with_the_templates_records() {
+    // A template with something to show everywhere.
+    let template = {
+        let population = Population::new(20_261_129, 10_000);
+        (0..10_000)
+            .map(|index| population.person(index))
+            .find(|p| {
+                p.housing_fund.is_some()
+                    && p.traffic.licence.is_some()
+                    && !p.traffic.violations.is_empty()
+                    && p.credit.has_record()
+            })
+            .expect("such a template exists")
+    };
+    let config = GovSimConfig {
+        residents: vec![zhang_wei(template.index)],
+        ..GovSimConfig::default()
+    };
+    let platform = start(config, quiet()).await;
+    let zhang = ResidentId::parse(ZHANG_WEI).unwrap();
+    let kinds = [
+        "identity.verify",
+        "hpf.account",
+        "si.status",
+        "si.card",
+        "traffic.violations",
+        "traffic.licence",
+        "tax.income",
+        "court.cases",
+    ];
+    let consent = platform.consent(&zhang, &kinds);
+    // The credit report needs a consent of its own.
+    let credit_consent = platform.consent(&zhang, &["credit.report"]);
+    let client = &platform.client;
+    let call = |code: &'static str, body: serde_json::Value| {
+        let consent = if code == "credit.report" {
+            &credit_consent
+        } else {
+            &consent
+        };
+        let zhang = &zhang;
+        async move {
+            client
+                .call(&service_id(code).unwrap(), Some(consent), Some(zhang), body)
+                .await
+                .unwrap_or_else(|error| panic!("{code}: {error:?}"))
+        }
+    };
+    let population = platform.population();
+    let range = DateRange {
+        from: NaiveDate::from_ymd_opt(2024, 1, 1).unwrap(),
+        to: NaiveDate::from_ymd_opt(2026, 11, 29).unwrap(),
+    };
+
+    let verification: IdentityVerification = serde_json::from_value(
+        call(
+            "identity.verify",
+            json!({"name": "张伟", "phone": "13800000001"}),
+        )
+        .await,
+    )
+    .unwrap();
+    assert_eq!(verification.result, VerifyResult::Match);
+    assert_eq!(verification.phone_match, Some(true));
+    assert_eq!(
+        verification.birth_date,
+        NaiveDate::from_ymd_opt(1988, 3, 12)
+    );
+    assert_eq!(verification.gender, Some(bianmin_core::Gender::Male));
+    assert_eq!(verification.district_code.as_deref(), Some("510104"));
+    let wrong: IdentityVerification =
+        serde_json::from_value(call("identity.verify", json!({"name": template.name})).await)
+            .unwrap();
+    assert_eq!(wrong.result, VerifyResult::Mismatch);
+    assert_eq!(wrong.birth_date, None);
+
+    assert_eq!(
+        call("hpf.account", json!({})).await,
+        as_json(&HpfAccount::of(population, &template).unwrap())
+    );
+    assert_eq!(
+        call("si.status", json!({})).await,
+        as_json(&SiStatus::of(population, &template))
+    );
+    assert_eq!(
+        call("traffic.violations", json!({})).await,
+        as_json(&TrafficViolations::of(&template, range, |_| None))
+    );
+    assert_eq!(
+        call("tax.income", json!({})).await,
+        as_json(&TaxIncome::of(
+            population,
+            &template,
+            &TaxIncomeRequest::default(),
+            range
+        ))
+    );
+    assert_eq!(
+        call("credit.report", json!({})).await,
+        as_json(&CreditReportRecord::of(&template))
+    );
+    assert_eq!(
+        call("court.cases", json!({})).await,
+        as_json(&CourtCases::of(&template, range))
+    );
+    let licence: TrafficLicence =
+        serde_json::from_value(call("traffic.licence", json!({})).await).unwrap();
+    let theirs = TrafficLicence::of(&template).unwrap();
+    assert_eq!(
+        licence.licence_number, ZHANG_WEI,
+        "the licence number is the id"
+    );
+    assert_eq!(
+        TrafficLicence {
+            licence_number: theirs.licence_number.clone(),
+            ..licence
+        },
+        theirs
+    );
+    let card: SiCard = serde_json::from_value(call("si.card", json!({})).await).unwrap();
+    assert_eq!(
+        card.status,
+        SiCardStatus::from(template.social_insurance.card)
+    );
+
+    // The template is still found under its own id, with its own name.
+    let consent = platform.consent(&template.resident_id, &["identity.verify"]);
+    let verification: IdentityVerification = platform
+        .client
+        .call_as(
+            &service_id("identity.verify").unwrap(),
+            Some(&consent),
+            Some(&template.resident_id),
+            json!({"name": template.name}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(verification.result, VerifyResult::Match);
+    assert_eq!(verification.birth_date, Some(template.birth_date));
+}
+
+/// A record as JSON, to compare with what came over the wire.
+fn as_json(value: &impl serde::Serialize) -> serde_json::Value {
+    serde_json::to_value(value).unwrap()
+}
+
+#[tokio::test]
+async fn the_electronic_social_security_card_is_activated_once() {
+    let platform = start(GovSimConfig::default(), quiet()).await;
+    let population = platform.population();
+    let person = platform.someone(0, |p| {
+        let card = population.si_card(p);
+        card.status == CardStatus::Active && card.electronic_activated_at.is_none()
+    });
+    // A consent to the card's data covers its activation.
+    let consent = platform.consent(&person.resident_id, &["si.card"]);
+    let subject = Some(&person.resident_id);
+    let card_service = service_id("si.card").unwrap();
+    let activate = service_id("si.card.activate").unwrap();
+
+    let before: SiCard = platform
+        .client
+        .call_as(&card_service, Some(&consent), subject, json!({}))
+        .await
+        .unwrap();
+    assert_eq!(before.status, SiCardStatus::Active);
+    assert!(!before.electronic && before.electronic_activated_at.is_none());
+    assert_eq!(before.card_number.as_ref().map(String::len), Some(9));
+
+    let first: SiCardActivation = platform
+        .client
+        .call_as(&activate, Some(&consent), subject, json!({}))
+        .await
+        .unwrap();
+    assert_eq!(first.outcome, ActivationOutcome::Activated);
+    assert_eq!(Some(&first.card_number), before.card_number.as_ref());
+    assert_eq!(
+        first.electronic_activated_at.offset().local_minus_utc(),
+        8 * 3600
+    );
+    let again: SiCardActivation = platform
+        .client
+        .call_as(&activate, Some(&consent), subject, json!({}))
+        .await
+        .unwrap();
+    assert_eq!(again.outcome, ActivationOutcome::AlreadyActivated);
+    assert_eq!(again.electronic_activated_at, first.electronic_activated_at);
+    assert_eq!(platform.govsim.card_activations().len(), 1);
+    assert_eq!(
+        platform
+            .govsim
+            .card_activations()
+            .activated_at(&person.resident_id),
+        Some(first.electronic_activated_at)
+    );
+
+    let after: SiCard = platform
+        .client
+        .call_as(&card_service, Some(&consent), subject, json!({}))
+        .await
+        .unwrap();
+    assert!(after.electronic);
+    assert_eq!(
+        after.electronic_activated_at,
+        Some(first.electronic_activated_at)
+    );
+    assert_eq!(
+        SiCard {
+            electronic: false,
+            electronic_activated_at: None,
+            ..after
+        },
+        before
+    );
+
+    // An electronic card activated before the simulator started answers with that date.
+    let earlier = platform.someone(0, |p| {
+        population.si_card(p).electronic_activated_at.is_some()
+    });
+    let consent = platform.consent(&earlier.resident_id, &["si.card"]);
+    let answer: SiCardActivation = platform
+        .client
+        .call_as(
+            &activate,
+            Some(&consent),
+            Some(&earlier.resident_id),
+            json!({}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(answer.outcome, ActivationOutcome::AlreadyActivated);
+    assert_eq!(
+        answer.electronic_activated_at.naive_local(),
+        population
+            .si_card(&earlier)
+            .electronic_activated_at
+            .unwrap()
+    );
+    assert_eq!(platform.govsim.card_activations().len(), 1);
+
+    // A card that is not in use cannot be activated.
+    for status in [
+        CardStatus::ReportedLost,
+        CardStatus::Suspended,
+        CardStatus::NotIssued,
+    ] {
+        let holder = platform.someone(0, |p| p.social_insurance.card == status);
+        let consent = platform.consent(&holder.resident_id, &["si.card"]);
+        let error = platform
+            .client
+            .call(
+                &activate,
+                Some(&consent),
+                Some(&holder.resident_id),
+                json!({}),
+            )
+            .await
+            .unwrap_err();
+        match error {
+            ExchangeError::Malformed(detail) => {
+                assert!(detail.starts_with(CARD_NOT_ACTIVE), "{detail}");
+                assert!(detail.contains("电子社保卡"), "{detail}");
+            }
+            other => panic!("{status:?}: {other:?}"),
+        }
+        let card: SiCard = platform
+            .client
+            .call_as(
+                &card_service,
+                Some(&consent),
+                Some(&holder.resident_id),
+                json!({}),
+            )
+            .await
+            .unwrap();
+        assert!(!card.electronic);
+        assert_ne!(card.status, SiCardStatus::Active);
+        assert_eq!(card.card_number.is_none(), status == CardStatus::NotIssued);
+    }
+    assert_eq!(platform.govsim.card_activations().len(), 1);
+
+    // A consent naming the activation's code rather than the card's data does not cover it.
+    let consent = platform.consent(&person.resident_id, &["si.card.activate"]);
+    let error = platform
+        .client
+        .call(&activate, Some(&consent), subject, json!({}))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, ExchangeError::ConsentInvalid(_)),
+        "{error:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_named_residents_card_activation_is_their_own() {
+    let population = Population::new(20_261_129, 10_000);
+    let template = (0..10_000)
+        .map(|index| population.person(index))
+        .find(|p| {
+            let card = population.si_card(p);
+            card.status == CardStatus::Active && card.electronic_activated_at.is_none()
+        })
+        .unwrap();
+    let config = GovSimConfig {
+        residents: vec![zhang_wei(template.index)],
+        ..GovSimConfig::default()
+    };
+    let platform = start(config, quiet()).await;
+    let zhang = ResidentId::parse(ZHANG_WEI).unwrap();
+    let population = platform.population();
+    let named = population.find(&zhang).unwrap();
+    // Zhang's own card may have been generated with an electronic card; the template's not.
+    let consent = platform.consent(&zhang, &["si.card"]);
+    let activation: SiCardActivation = platform
+        .client
+        .call_as(
+            &service_id("si.card.activate").unwrap(),
+            Some(&consent),
+            Some(&zhang),
+            json!({}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        Some(activation.card_number),
+        population.si_card(&named).number
+    );
+    let consent = platform.consent(&template.resident_id, &["si.card"]);
+    let theirs: SiCard = platform
+        .client
+        .call_as(
+            &service_id("si.card").unwrap(),
+            Some(&consent),
+            Some(&template.resident_id),
+            json!({}),
+        )
+        .await
+        .unwrap();
+    assert!(!theirs.electronic, "the template's card is not activated");
+}
+
+#[tokio::test]
+async fn the_driving_licence_counts_the_points_of_the_cycle() {
+    let platform = start(GovSimConfig::default(), quiet()).await;
+    let driver = platform.someone(0, |p| {
+        p.traffic
+            .licence
+            .as_ref()
+            .is_some_and(|licence| licence.points > 0)
+    });
+    let consent = platform.consent(&driver.resident_id, &["traffic.licence"]);
+    let service = service_id("traffic.licence").unwrap();
+    let licence: TrafficLicence = platform
+        .client
+        .call_as(
+            &service,
+            Some(&consent),
+            Some(&driver.resident_id),
+            json!({}),
+        )
+        .await
+        .unwrap();
+    let truth = driver.traffic.licence.as_ref().unwrap();
+    assert_eq!(licence.licence_number, driver.resident_id.as_str());
+    assert_eq!(licence.class, truth.class);
+    assert_eq!(licence.first_issued, truth.first_issued);
+    assert_eq!(licence.valid_until, truth.valid_until);
+    assert!(licence.cycle_start <= licence.as_of && licence.as_of <= licence.cycle_end);
+    let in_cycle: u32 = driver
+        .traffic
+        .violations
+        .iter()
+        .filter(|v| (licence.cycle_start..=licence.cycle_end).contains(&v.occurred_at.date()))
+        .map(|v| v.points)
+        .sum();
+    assert_eq!(licence.points_deducted, in_cycle);
+    assert!(licence.points_deducted > 0);
+    assert_eq!(
+        licence.status == DrivingLicenceStatus::Suspended,
+        truth.status == bianmin_govsim::population::traffic::LicenceStatus::PointsExceeded
+    );
+
+    // No licence, no record.
+    let pedestrian = platform.someone(0, |p| p.traffic.licence.is_none());
+    let consent = platform.consent(&pedestrian.resident_id, &["traffic.licence"]);
+    let error = platform
+        .client
+        .call(
+            &service,
+            Some(&consent),
+            Some(&pedestrian.resident_id),
+            json!({}),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(error, ExchangeError::NotFound), "{error:?}");
 }

@@ -1,11 +1,14 @@
 //! The synthetic population: determinism, invertible ids, valid codes and sane correlations.
 
-use bianmin_core::ResidentId;
 use bianmin_core::region::CHENGDU_DISTRICTS;
+use bianmin_core::{PhoneNumber, ResidentId};
 use bianmin_govsim::enterprise::Trend;
 use bianmin_govsim::population::housing_fund::{HPF_BASE_MAX, HPF_BASE_MIN, HousingFundStatus};
-use bianmin_govsim::population::social_insurance::{SI_BASE_MAX, SI_BASE_MIN};
-use bianmin_govsim::population::{EmploymentStatus, MAX_AGE, MIN_AGE};
+use bianmin_govsim::population::social_insurance::{CardStatus, SI_BASE_MAX, SI_BASE_MIN};
+use bianmin_govsim::population::traffic::LicenceStatus;
+use bianmin_govsim::population::{
+    EmploymentStatus, MAX_AGE, MIN_AGE, NamedResident, NamedResidentError,
+};
 use bianmin_govsim::{Population, REFERENCE_DATE, Uscc};
 
 const SEED: u64 = 20_261_129;
@@ -332,4 +335,204 @@ fn some_distributors_deteriorate() {
     let mean_pd: f64 =
         distributors.iter().map(|d| d.true_pd()).sum::<f64>() / distributors.len() as f64;
     assert!(mean_pd < 0.15, "{mean_pd}");
+}
+
+fn named(id: &str, name: &str, phone: &str, template: u32) -> NamedResident {
+    NamedResident {
+        resident_id: ResidentId::parse(id).unwrap(),
+        name: name.into(),
+        phone: PhoneNumber::parse(phone).unwrap(),
+        template,
+    }
+}
+
+/// 张伟 of the demo personas: 锦江区, born 1988-03-12, a man (sequence 003).
+const ZHANG_WEI: &str = "510104198803120039";
+
+#[test]
+fn a_named_resident_has_their_identity_and_their_templates_records() {
+    let population = Population::new(SEED, 10_000)
+        .with_residents(vec![named(ZHANG_WEI, " 张伟 ", "13800000001", 42)])
+        .unwrap();
+    let id = ResidentId::parse(ZHANG_WEI).unwrap();
+    let zhang = population.find(&id).expect("a named resident is found");
+    let template = population.person(42);
+    assert!(zhang.is_named() && !template.is_named());
+    assert_eq!(zhang.resident_id, id);
+    assert_eq!(zhang.name, "张伟", "the name is trimmed");
+    assert_eq!(zhang.phone.as_str(), "13800000001");
+    assert_eq!(zhang.birth_date, id.birth_date());
+    assert_eq!(zhang.age, 38);
+    assert_eq!(zhang.gender, bianmin_core::Gender::Male);
+    assert_eq!(zhang.district.name, "锦江区");
+    // Everything else is the template's.
+    assert_eq!(zhang.index, 42);
+    assert_eq!(population.index_of(&id), Some(42));
+    assert_eq!(zhang.true_pd(), template.true_pd());
+    assert_eq!(
+        zhang.employment.monthly_income,
+        template.employment.monthly_income
+    );
+    assert_eq!(
+        zhang.housing_fund.as_ref().map(|f| f.balance),
+        template.housing_fund.as_ref().map(|f| f.balance)
+    );
+    assert_eq!(zhang.social_insurance.base, template.social_insurance.base);
+    assert_eq!(zhang.credit.inquiries_6m, template.credit.inquiries_6m);
+    assert_eq!(
+        zhang.traffic.violations.len(),
+        template.traffic.violations.len()
+    );
+    assert_eq!(
+        population.tax_returns(&zhang),
+        population.tax_returns(&template)
+    );
+    // The template is still itself under its own id.
+    let found = population.find(&template.resident_id).unwrap();
+    assert_eq!((found.index, &found.name), (42, &template.name));
+    assert!(!found.is_named());
+    // Their social-security cards are their own.
+    let (mine, theirs) = (population.si_card(&zhang), population.si_card(&template));
+    assert_eq!(mine.status, theirs.status);
+    if mine.number.is_some() {
+        assert_ne!(mine.number, theirs.number);
+    }
+    assert_eq!(population.residents().len(), 1);
+}
+
+#[test]
+fn named_residents_are_checked() {
+    let population = || Population::new(SEED, 1_000);
+    let refused = |residents: Vec<NamedResident>| population().with_residents(residents).err();
+    assert!(matches!(
+        refused(vec![named(ZHANG_WEI, "张伟", "13800000001", 1_000)]),
+        Some(NamedResidentError::TemplateOutOfRange {
+            template: 1_000,
+            size: 1_000,
+            ..
+        })
+    ));
+    assert!(matches!(
+        refused(vec![
+            named(ZHANG_WEI, "张伟", "13800000001", 1),
+            named(ZHANG_WEI, "张伟", "13800000009", 2),
+        ]),
+        Some(NamedResidentError::Duplicate { .. })
+    ));
+    let generated = population().person(7).resident_id;
+    assert!(matches!(
+        refused(vec![named(generated.as_str(), "张伟", "13800000001", 1)]),
+        Some(NamedResidentError::Generated { index: 7, .. })
+    ));
+    assert!(matches!(
+        refused(vec![named("11010519491231002X", "王芳", "13800000001", 1)]),
+        Some(NamedResidentError::OutsideChengdu { .. })
+    ));
+    assert!(matches!(
+        refused(vec![named(ZHANG_WEI, "  ", "13800000001", 1)]),
+        Some(NamedResidentError::InvalidName { .. })
+    ));
+    // Added in two steps, the second repeating the first.
+    let once = population()
+        .with_residents(vec![named(ZHANG_WEI, "张伟", "13800000001", 1)])
+        .unwrap();
+    assert!(matches!(
+        once.with_residents(vec![named(ZHANG_WEI, "张伟", "13800000001", 2)]),
+        Err(NamedResidentError::Duplicate { .. })
+    ));
+    // Messages show ids masked.
+    let message = refused(vec![named(ZHANG_WEI, "张伟", "13800000001", 5_000)])
+        .unwrap()
+        .to_string();
+    assert!(!message.contains(ZHANG_WEI), "{message}");
+}
+
+#[test]
+fn social_security_cards_are_unique_and_mostly_active() {
+    let population = Population::new(SEED, 20_000);
+    let mut numbers = std::collections::HashSet::new();
+    let mut statuses = std::collections::BTreeMap::<String, u32>::new();
+    let (mut active, mut electronic) = (0u32, 0u32);
+    for index in 0..20_000 {
+        let person = population.person(index);
+        let card = population.si_card(&person);
+        assert_eq!(card.status, person.social_insurance.card);
+        *statuses.entry(format!("{:?}", card.status)).or_default() += 1;
+        if card.status == CardStatus::NotIssued {
+            assert!(card.number.is_none() && card.bank.is_none() && card.issued_on.is_none());
+            continue;
+        }
+        let number = card.number.clone().unwrap();
+        assert_eq!(number.len(), 9);
+        assert!(number.as_bytes()[0].is_ascii_uppercase());
+        assert!(number[1..].bytes().all(|b| b.is_ascii_digit()));
+        assert!(numbers.insert(number), "card numbers are unique");
+        let issued = card.issued_on.unwrap();
+        assert!(issued < REFERENCE_DATE && issued >= person.birth_date);
+        if let Some(at) = card.electronic_activated_at {
+            assert_eq!(card.status, CardStatus::Active);
+            assert!(at.date() >= issued && at.date() < REFERENCE_DATE);
+        }
+        if card.status == CardStatus::Active {
+            active += 1;
+            electronic += u32::from(card.electronic_activated_at.is_some());
+        }
+    }
+    assert_eq!(
+        population.si_card(&population.person(9)),
+        population.si_card(&population.person(9))
+    );
+    println!(
+        "cards of 20,000 people: {statuses:?}, {electronic} of {active} active with an e-card"
+    );
+    let share = |status: &str| f64::from(statuses[status]) / 20_000.0;
+    assert!((0.88..0.94).contains(&share("Active")), "{statuses:?}");
+    for status in ["Suspended", "ReportedLost"] {
+        assert!((0.01..0.03).contains(&share(status)), "{statuses:?}");
+    }
+    assert!((0.04..0.06).contains(&share("NotIssued")), "{statuses:?}");
+    let electronic = f64::from(electronic) / f64::from(active);
+    assert!(
+        (0.5..0.8).contains(&electronic),
+        "{electronic} of active cards electronic"
+    );
+}
+
+#[test]
+fn licence_points_are_those_of_the_scoring_cycle() {
+    let population = Population::new(SEED, 20_000);
+    let mut statuses = std::collections::BTreeMap::<String, u32>::new();
+    let mut licensed = 0u32;
+    for index in 0..20_000 {
+        let person = population.person(index);
+        let Some(licence) = &person.traffic.licence else {
+            continue;
+        };
+        licensed += 1;
+        *statuses.entry(format!("{:?}", licence.status)).or_default() += 1;
+        let (start, end) = licence.scoring_cycle();
+        assert!(
+            start <= REFERENCE_DATE && REFERENCE_DATE <= end,
+            "{start} {end}"
+        );
+        assert!(start >= licence.first_issued);
+        assert_eq!(end.years_since(start), Some(0));
+        let points: u32 = person
+            .traffic
+            .violations
+            .iter()
+            .filter(|v| (start..=end).contains(&v.occurred_at.date()))
+            .map(|v| v.points)
+            .sum();
+        assert_eq!(points, licence.points);
+        if licence.status == LicenceStatus::PointsExceeded {
+            assert!(licence.points >= 12);
+        }
+    }
+    println!("licences of 20,000 people: {licensed}, {statuses:?}");
+    let revoked = statuses.get("Revoked").copied().unwrap_or(0);
+    assert!(
+        (5..=100).contains(&revoked),
+        "{revoked} revoked of {licensed}: {statuses:?}"
+    );
 }

@@ -6,6 +6,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use bianmin_govsim::Population;
+use bianmin_govsim::population::social_insurance::CardStatus;
 use bianmin_govsim::records::court::CourtCases;
 use bianmin_govsim::records::credit::CreditReportRecord;
 use bianmin_govsim::records::enterprise::{
@@ -13,12 +14,14 @@ use bianmin_govsim::records::enterprise::{
 };
 use bianmin_govsim::records::housing_fund::{HpfAccount, HpfDeposits, MonthRangeRequest};
 use bianmin_govsim::records::identity::{IdentityVerification, IdentityVerifyRequest};
-use bianmin_govsim::records::social_insurance::{SiContributions, SiStatus};
+use bianmin_govsim::records::social_insurance::{
+    ActivationOutcome, SiCard, SiCardActivation, SiContributions, SiStatus,
+};
 use bianmin_govsim::records::tax::{TaxIncome, TaxIncomeRequest};
 use bianmin_govsim::records::traffic::{
-    FineNotification, NotifyOutcome, TrafficVehicles, TrafficViolations,
+    FineNotification, NotifyOutcome, TrafficLicence, TrafficVehicles, TrafficViolations,
 };
-use bianmin_govsim::records::{DATA_KINDS, DateRange};
+use bianmin_govsim::records::{DATA_KINDS, DateRange, SERVICE_CODES};
 
 fn schema(name: &str) -> jsonschema::Validator {
     let path =
@@ -49,19 +52,35 @@ fn check(validator: &jsonschema::Validator, kind: &str, answer: &impl Serialize)
 }
 
 #[test]
-fn every_data_kind_has_a_request_and_a_response_schema() {
+fn every_service_has_a_request_and_a_response_schema() {
+    for code in SERVICE_CODES {
+        schema(code);
+        schema(&format!("{code}.request"));
+    }
     for kind in DATA_KINDS {
-        schema(kind);
-        schema(&format!("{kind}.request"));
+        assert!(SERVICE_CODES.contains(&kind), "{kind} names a service");
+    }
+    // And no schema is left without a service.
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/schemas");
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        let code = name
+            .strip_suffix(".request.json")
+            .or_else(|| name.strip_suffix(".json"))
+            .unwrap_or(&name);
+        assert!(
+            SERVICE_CODES.contains(&code),
+            "{name} belongs to no service"
+        );
     }
 }
 
 #[test]
 fn generated_answers_match_their_schemas() {
     let population = Population::new(20_261_129, 20_000);
-    let validators: Vec<(&str, jsonschema::Validator)> = DATA_KINDS
+    let validators: Vec<(&str, jsonschema::Validator)> = SERVICE_CODES
         .iter()
-        .map(|kind| (*kind, schema(kind)))
+        .map(|code| (*code, schema(code)))
         .collect();
     let validator = |kind: &str| &validators.iter().find(|(k, _)| *k == kind).unwrap().1;
     let mut seen = std::collections::BTreeMap::<&str, u32>::new();
@@ -102,6 +121,27 @@ fn generated_answers_match_their_schemas() {
             "si.status",
             Some(to_value(&SiStatus::of(&population, &person))),
         );
+        let card = SiCard::of(&population, &person, None);
+        if let (Some(number), Some(at)) = (&card.card_number, card.electronic_activated_at) {
+            answer(
+                "si.card.activate",
+                Some(to_value(&SiCardActivation {
+                    outcome: ActivationOutcome::AlreadyActivated,
+                    card_number: number.clone(),
+                    electronic_activated_at: at,
+                    as_of: bianmin_govsim::REFERENCE_DATE,
+                })),
+            );
+        }
+        answer("si.card", Some(to_value(&card)));
+        if card.status == bianmin_govsim::records::social_insurance::SiCardStatus::Active {
+            // Activated while the simulator runs.
+            let now = chrono::DateTime::parse_from_rfc3339("2026-11-29T10:30:00+08:00").unwrap();
+            answer(
+                "si.card",
+                Some(to_value(&SiCard::of(&population, &person, Some(now)))),
+            );
+        }
         answer(
             "si.contributions",
             SiContributions::of(&population, &person, &MonthRangeRequest::default(), all)
@@ -134,6 +174,10 @@ fn generated_answers_match_their_schemas() {
             );
         }
         answer("traffic.violations", Some(to_value(&violations)));
+        answer(
+            "traffic.licence",
+            TrafficLicence::of(&person).map(|licence| to_value(&licence)),
+        );
         answer(
             "credit.report",
             Some(to_value(&CreditReportRecord::of(&person))),
@@ -176,13 +220,30 @@ fn generated_answers_match_their_schemas() {
             },
         ),
     );
-    for kind in DATA_KINDS
+    for code in SERVICE_CODES
         .iter()
-        .filter(|kind| !kind.starts_with("enterprise."))
+        .filter(|code| !code.starts_with("enterprise."))
     {
         assert!(
-            seen.get(kind).copied().unwrap_or(0) > 0,
-            "no {kind} answer was checked"
+            seen.get(code).copied().unwrap_or(0) > 0,
+            "no {code} answer was checked"
+        );
+    }
+    // Cards of every state, including never issued (numbers, banks and dates null).
+    for status in [
+        CardStatus::Active,
+        CardStatus::Suspended,
+        CardStatus::ReportedLost,
+        CardStatus::NotIssued,
+    ] {
+        let person = (0..20_000)
+            .map(|index| population.person(index))
+            .find(|person| person.social_insurance.card == status)
+            .unwrap();
+        check(
+            validator("si.card"),
+            "si.card",
+            &SiCard::of(&population, &person, None),
         );
     }
 }
@@ -235,6 +296,9 @@ fn request_examples_match_their_schemas() {
             "enterprise.orders.request",
             json!({"uscc": "91350100M000100Y43"}),
         ),
+        ("si.card.request", json!({"subject": subject})),
+        ("si.card.activate.request", json!({"subject": subject})),
+        ("traffic.licence.request", json!({"subject": subject})),
     ];
     for (name, example) in examples {
         let validator = schema(name);
@@ -243,5 +307,9 @@ fn request_examples_match_their_schemas() {
     assert!(
         !schema("hpf.account.request").is_valid(&json!({})),
         "subject is required"
+    );
+    assert!(
+        !schema("si.card.activate.request").is_valid(&json!({"subject": subject, "force": true})),
+        "no unknown fields"
     );
 }

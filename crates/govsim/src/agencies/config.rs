@@ -13,6 +13,12 @@
 //! [agencies.hpf.faults]     # only the housing-fund centre
 //! http_5xx = 0.05
 //! slow = 0.02
+//!
+//! [[residents]]             # a named person with generated person 42's records
+//! resident_id = "510104198803120039"
+//! name = "张伟"
+//! phone = "13800000001"
+//! template = 42
 //! ```
 
 use std::collections::BTreeMap;
@@ -21,6 +27,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use serde::{Deserialize, Serialize};
 
 use super::Agency;
+use crate::population::named::{NamedResident, check_residents};
 
 /// The simulator's configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -41,6 +48,10 @@ pub struct GovSimConfig {
     /// Per-agency overrides, keyed `identity`, `hpf`, `si`, `tax`, `traffic`, `credit`,
     /// `court`, `a-group`.
     pub agencies: BTreeMap<Agency, AgencyConfig>,
+    /// Named residents (`[[residents]]` tables): people outside the generated population,
+    /// such as demo personas, who answer with a generated person's records. Empty by
+    /// default.
+    pub residents: Vec<NamedResident>,
 }
 
 impl Default for GovSimConfig {
@@ -53,6 +64,7 @@ impl Default for GovSimConfig {
             latency: LatencyConfig::default(),
             faults: FaultConfig::default(),
             agencies: BTreeMap::new(),
+            residents: Vec::new(),
         }
     }
 }
@@ -74,7 +86,8 @@ impl GovSimConfig {
             .unwrap_or(self.faults)
     }
 
-    /// Checks sizes, timeouts and probabilities.
+    /// Checks sizes, timeouts, probabilities and named residents (all but whether an id is
+    /// a generated person's, which [`GovSim::new`](super::GovSim::new) checks).
     ///
     /// # Errors
     ///
@@ -89,6 +102,7 @@ impl GovSimConfig {
         if self.service_timeout_ms == 0 {
             return Err("service_timeout_ms must be positive".into());
         }
+        check_residents(&self.residents, self.size).map_err(|error| error.to_string())?;
         for agency in Agency::ALL {
             let latency = self.latency_of(agency);
             if !(latency.mean_ms >= 0.0 && latency.p99_ms >= 0.0) {

@@ -3,17 +3,20 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use chrono::NaiveDate;
+use chrono::{DateTime, FixedOffset, NaiveDate, SubsecRound};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use bianmin_core::clock::CHINA_STANDARD_TIME;
+use bianmin_core::{ResidentId, SharedClock};
 use bianmin_exchange::{AcceptedRequest, ServiceFailure, ServiceHandler, async_trait};
 
 use super::faults::Fault;
+use crate::population::social_insurance::CardStatus;
 use crate::population::{Population, SyntheticPerson};
 use crate::records::DateRange;
+use crate::records::as_of;
 use crate::records::court::CourtCases;
 use crate::records::credit::CreditReportRecord;
 use crate::records::enterprise::{
@@ -21,10 +24,13 @@ use crate::records::enterprise::{
 };
 use crate::records::housing_fund::{HpfAccount, HpfDeposits, MonthRangeRequest};
 use crate::records::identity::{IdentityVerification, IdentityVerifyRequest};
-use crate::records::social_insurance::{SiContributions, SiStatus};
+use crate::records::social_insurance::{
+    ActivationOutcome, CARD_NOT_ACTIVE, SiCard, SiCardActivation, SiContributions, SiStatus,
+};
 use crate::records::tax::{TaxIncome, TaxIncomeRequest};
 use crate::records::traffic::{
-    FineNotification, FineNotifyRequest, NotifyOutcome, TrafficVehicles, TrafficViolations,
+    FineNotification, FineNotifyRequest, NotifyOutcome, TrafficLicence, TrafficVehicles,
+    TrafficViolations,
 };
 
 tokio::task_local! {
@@ -33,6 +39,9 @@ tokio::task_local! {
 }
 
 /// Fines paid through `traffic.fine.notify`, shared by every request to the traffic police.
+///
+/// Kept per person: a named resident has their template's violations, numbers included, and
+/// paying one's fine must not pay the other's.
 #[derive(Debug, Default)]
 pub struct FineLedger {
     inner: Mutex<FineLedgerInner>,
@@ -40,8 +49,10 @@ pub struct FineLedger {
 
 #[derive(Debug, Default)]
 struct FineLedgerInner {
-    by_payment: HashMap<String, FineNotification>,
-    paid_on: HashMap<String, NaiveDate>,
+    /// Payment id → who paid and what was recorded.
+    by_payment: HashMap<String, (ResidentId, FineNotification)>,
+    /// (subject, violation id) → date paid.
+    paid_on: HashMap<(ResidentId, String), NaiveDate>,
 }
 
 impl FineLedger {
@@ -51,9 +62,21 @@ impl FineLedger {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// When violation `id` was paid through a notification, if it was.
+    /// When violation `id` was paid through a notification, by anyone, if it was.
     pub fn paid_on(&self, violation_id: &str) -> Option<NaiveDate> {
-        self.lock().paid_on.get(violation_id).copied()
+        self.lock()
+            .paid_on
+            .iter()
+            .find(|((_, id), _)| id == violation_id)
+            .map(|(_, date)| *date)
+    }
+
+    /// When `subject`'s violation `id` was paid through a notification, if it was.
+    pub fn paid_on_by(&self, subject: &ResidentId, violation_id: &str) -> Option<NaiveDate> {
+        self.lock()
+            .paid_on
+            .get(&(subject.clone(), violation_id.to_owned()))
+            .copied()
     }
 
     /// Number of payments recorded.
@@ -67,10 +90,61 @@ impl FineLedger {
     }
 }
 
+/// Electronic social-security cards activated through `si.card.activate`, kept in memory
+/// by the social-insurance agency for the simulator's life.
+#[derive(Debug, Default)]
+pub struct CardActivations {
+    by_person: Mutex<HashMap<ResidentId, DateTime<FixedOffset>>>,
+}
+
+impl CardActivations {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<ResidentId, DateTime<FixedOffset>>> {
+        // One insertion per update: a poisoned map is still consistent.
+        self.by_person
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// When `resident_id`'s electronic card was activated through `si.card.activate`, if it
+    /// was (not counting cards the population generated as already activated).
+    pub fn activated_at(&self, resident_id: &ResidentId) -> Option<DateTime<FixedOffset>> {
+        self.lock().get(resident_id).copied()
+    }
+
+    /// The activation of `resident_id`'s electronic card: the recorded one, or `now`,
+    /// recorded; and whether it is new.
+    fn activate(
+        &self,
+        resident_id: &ResidentId,
+        now: DateTime<FixedOffset>,
+    ) -> (DateTime<FixedOffset>, bool) {
+        let mut map = self.lock();
+        match map.get(resident_id) {
+            Some(earlier) => (*earlier, false),
+            None => {
+                map.insert(resident_id.clone(), now);
+                (now, true)
+            }
+        }
+    }
+
+    /// Number of activations recorded.
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// Whether none was recorded.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 /// Serves every service of one agency from the population.
 pub(crate) struct AgencyHandler {
     pub(crate) population: Arc<Population>,
     pub(crate) fines: Arc<FineLedger>,
+    pub(crate) cards: Arc<CardActivations>,
+    pub(crate) clock: SharedClock,
 }
 
 fn parse<T: DeserializeOwned>(request: &AcceptedRequest) -> Result<T, ServiceFailure> {
@@ -135,6 +209,16 @@ impl AgencyHandler {
                 parse::<NoParameters>(request)?;
                 answer(&SiStatus::of(population, &self.subject(request)?))
             }
+            "si.card" => {
+                parse::<NoParameters>(request)?;
+                let person = self.subject(request)?;
+                let activated = self.cards.activated_at(&person.resident_id);
+                answer(&SiCard::of(population, &person, activated))
+            }
+            "si.card.activate" => {
+                parse::<NoParameters>(request)?;
+                answer(&self.activate(&self.subject(request)?)?)
+            }
             "si.contributions" => {
                 let body: MonthRangeRequest = parse(request)?;
                 let person = self.subject(request)?;
@@ -160,8 +244,14 @@ impl AgencyHandler {
                 parse::<NoParameters>(request)?;
                 let person = self.subject(request)?;
                 answer(&TrafficViolations::of(&person, range, |id| {
-                    self.fines.paid_on(id)
+                    self.fines.paid_on_by(&person.resident_id, id)
                 }))
+            }
+            "traffic.licence" => {
+                parse::<NoParameters>(request)?;
+                answer(
+                    &TrafficLicence::of(&self.subject(request)?).ok_or(ServiceFailure::NotFound)?,
+                )
             }
             "traffic.fine.notify" => {
                 let body: FineNotifyRequest = parse(request)?;
@@ -201,6 +291,42 @@ impl AgencyHandler {
         }
     }
 
+    /// Activates `person`'s electronic social-security card, once: a card activated before
+    /// (generated so, or by an earlier request) answers with that activation.
+    fn activate(&self, person: &SyntheticPerson) -> Result<SiCardActivation, ServiceFailure> {
+        let card = self.population.si_card(person);
+        let number = card
+            .number
+            .filter(|_| card.status == CardStatus::Active)
+            .ok_or_else(|| {
+                // The detail names no status: which one it is, is the person's data.
+                ServiceFailure::Invalid(format!(
+                    "{CARD_NOT_ACTIVE}：社会保障卡未处于正常使用状态（未制卡、暂停使用或已挂失），不能激活电子社保卡"
+                ))
+            })?;
+        let (at, new) = match card.electronic_activated_at {
+            Some(generated) => (crate::records::beijing(generated), false),
+            None => {
+                let now = self
+                    .clock
+                    .now()
+                    .with_timezone(&CHINA_STANDARD_TIME)
+                    .trunc_subsecs(0);
+                self.cards.activate(&person.resident_id, now)
+            }
+        };
+        Ok(SiCardActivation {
+            outcome: if new {
+                ActivationOutcome::Activated
+            } else {
+                ActivationOutcome::AlreadyActivated
+            },
+            card_number: number,
+            electronic_activated_at: at,
+            as_of: as_of(),
+        })
+    }
+
     /// Records a fine paid through the bank, once per payment id.
     fn notify(
         &self,
@@ -214,8 +340,11 @@ impl AgencyHandler {
             .find(|violation| violation.id == body.violation_id)
             .ok_or(ServiceFailure::NotFound)?;
         let mut ledger = self.fines.lock();
-        if let Some(recorded) = ledger.by_payment.get(&body.payment_id) {
-            if recorded.violation_id != body.violation_id || recorded.amount != body.amount {
+        if let Some((payer, recorded)) = ledger.by_payment.get(&body.payment_id) {
+            if *payer != person.resident_id
+                || recorded.violation_id != body.violation_id
+                || recorded.amount != body.amount
+            {
                 return Err(ServiceFailure::Invalid(
                     "payment_id 已用于另一笔缴款".into(),
                 ));
@@ -225,7 +354,8 @@ impl AgencyHandler {
                 ..recorded.clone()
             });
         }
-        if violation.paid_on.is_some() || ledger.paid_on.contains_key(&violation.id) {
+        let key = (person.resident_id.clone(), violation.id.clone());
+        if violation.paid_on.is_some() || ledger.paid_on.contains_key(&key) {
             return Err(ServiceFailure::Invalid("violation_id 已缴款".into()));
         }
         let paid_on = body
@@ -245,12 +375,11 @@ impl AgencyHandler {
             outcome: NotifyOutcome::Recorded,
             paid_on,
         };
-        ledger
-            .paid_on
-            .insert(notification.violation_id.clone(), paid_on);
-        ledger
-            .by_payment
-            .insert(body.payment_id, notification.clone());
+        ledger.paid_on.insert(key, paid_on);
+        ledger.by_payment.insert(
+            body.payment_id,
+            (person.resident_id.clone(), notification.clone()),
+        );
         Ok(notification)
     }
 }

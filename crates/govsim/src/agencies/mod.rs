@@ -36,7 +36,7 @@ use bianmin_exchange::{
 
 pub use config::{AgencyConfig, FaultConfig, GovSimConfig, LatencyConfig};
 pub use faults::Fault;
-pub use handler::FineLedger;
+pub use handler::{CardActivations, FineLedger};
 
 use crate::population::Population;
 use crate::seeding::{Stream, stream_rng};
@@ -81,8 +81,59 @@ pub enum Agency {
     AGroup,
 }
 
-/// A service an agency provides: `(code, personal data, idempotent)`.
-type ServiceSpec = (&'static str, bool, bool);
+/// A service an agency provides.
+#[derive(Debug, Clone, Copy)]
+struct ServiceSpec {
+    /// Code, e.g. `hpf.account`.
+    code: &'static str,
+    /// Whether it answers with personal data (and so needs a consent).
+    personal_data: bool,
+    /// Whether a client may resend it after a failure.
+    idempotent: bool,
+    /// The data kind a consent must list, when it is not the code.
+    data_kind: Option<&'static str>,
+}
+
+impl ServiceSpec {
+    /// A personal-data, idempotent service whose data kind is its code.
+    const fn personal(code: &'static str) -> Self {
+        Self {
+            code,
+            personal_data: true,
+            idempotent: true,
+            data_kind: None,
+        }
+    }
+
+    /// An idempotent service answering with a company's figures, no personal data.
+    const fn company(code: &'static str) -> Self {
+        Self {
+            personal_data: false,
+            ..Self::personal(code)
+        }
+    }
+
+    /// This service, not idempotent.
+    const fn not_idempotent(self) -> Self {
+        Self {
+            idempotent: false,
+            ..self
+        }
+    }
+
+    /// This service, covered by consents to `kind` rather than to its code.
+    const fn of_kind(self, kind: &'static str) -> Self {
+        Self {
+            data_kind: Some(kind),
+            ..self
+        }
+    }
+
+    /// The data kind a consent must list.
+    fn data_kind(&self) -> &'static str {
+        self.data_kind.unwrap_or(self.code)
+    }
+}
 
 impl Agency {
     /// Every agency.
@@ -141,31 +192,65 @@ impl Agency {
 
     /// Its services.
     fn services(self) -> &'static [ServiceSpec] {
+        use ServiceSpec as S;
+        const IDENTITY: &[ServiceSpec] = &[S::personal("identity.verify")];
+        const HPF: &[ServiceSpec] = &[S::personal("hpf.account"), S::personal("hpf.deposits")];
+        const SI: &[ServiceSpec] = &[
+            S::personal("si.status"),
+            S::personal("si.contributions"),
+            S::personal("si.card"),
+            // Activating the electronic card is covered by a consent to the card's data.
+            S::personal("si.card.activate")
+                .not_idempotent()
+                .of_kind("si.card"),
+        ];
+        const TAX: &[ServiceSpec] = &[S::personal("tax.income")];
+        const TRAFFIC: &[ServiceSpec] = &[
+            S::personal("traffic.vehicles"),
+            S::personal("traffic.violations"),
+            S::personal("traffic.licence"),
+            // Reporting a payment concerns the violation record the citizen consented to.
+            S::personal("traffic.fine.notify")
+                .not_idempotent()
+                .of_kind("traffic.violations"),
+        ];
+        const CREDIT: &[ServiceSpec] = &[S::personal("credit.report")];
+        const COURT: &[ServiceSpec] = &[S::personal("court.cases")];
+        const A_GROUP: &[ServiceSpec] = &[
+            S::personal("enterprise.distributors"),
+            S::company("enterprise.orders"),
+            S::company("enterprise.payments"),
+        ];
         match self {
-            Self::Identity => &[("identity.verify", true, true)],
-            Self::Hpf => &[("hpf.account", true, true), ("hpf.deposits", true, true)],
-            Self::Si => &[("si.status", true, true), ("si.contributions", true, true)],
-            Self::Tax => &[("tax.income", true, true)],
-            Self::Traffic => &[
-                ("traffic.vehicles", true, true),
-                ("traffic.violations", true, true),
-                ("traffic.fine.notify", true, false),
-            ],
-            Self::Credit => &[("credit.report", true, true)],
-            Self::Court => &[("court.cases", true, true)],
-            Self::AGroup => &[
-                ("enterprise.distributors", true, true),
-                ("enterprise.orders", false, true),
-                ("enterprise.payments", false, true),
-            ],
+            Self::Identity => IDENTITY,
+            Self::Hpf => HPF,
+            Self::Si => SI,
+            Self::Tax => TAX,
+            Self::Traffic => TRAFFIC,
+            Self::Credit => CREDIT,
+            Self::Court => COURT,
+            Self::AGroup => A_GROUP,
         }
+    }
+
+    /// The codes of its services, e.g. `["hpf.account", "hpf.deposits"]`.
+    pub fn service_codes(self) -> impl Iterator<Item = &'static str> {
+        self.services().iter().map(|spec| spec.code)
+    }
+
+    fn spec(code: &str) -> Option<(Agency, &'static ServiceSpec)> {
+        Self::ALL.into_iter().find_map(|agency| {
+            agency
+                .services()
+                .iter()
+                .find(|spec| spec.code == code)
+                .map(|spec| (agency, spec))
+        })
     }
 
     /// The agency providing the service with this code, e.g. `"hpf.deposits"`.
     pub fn providing(code: &str) -> Option<Agency> {
-        Self::ALL
-            .into_iter()
-            .find(|agency| agency.services().iter().any(|(c, _, _)| *c == code))
+        Self::spec(code).map(|(agency, _)| agency)
     }
 
     fn client_id(self) -> ClientId {
@@ -174,6 +259,12 @@ impl Agency {
             .parse()
             .unwrap_or_else(|error| unreachable!("{}: {error:?}", self.subsystem_id()))
     }
+}
+
+/// The data kind a consent must list to cover the service with this code: the code itself,
+/// except `si.card.activate` (kind `si.card`); `None` for a code no agency serves.
+pub fn data_kind(code: &str) -> Option<&'static str> {
+    Agency::spec(code).map(|(_, spec)| spec.data_kind())
 }
 
 /// The identifier of the service with this code (version `v1`), e.g. `hpf.account` →
@@ -244,7 +335,11 @@ impl GovSim {
         clock: SharedClock,
     ) -> Result<Self, GovSimError> {
         config.validate().map_err(GovSimError::Config)?;
-        let population = Arc::new(Population::new(config.seed, config.size));
+        let population = Arc::new(
+            Population::new(config.seed, config.size)
+                .with_residents(config.residents.clone())
+                .map_err(|error| GovSimError::Config(error.to_string()))?,
+        );
         let agencies: Vec<AgencySetup> = Agency::ALL
             .into_iter()
             .map(|agency| {
@@ -261,14 +356,16 @@ impl GovSim {
         let mut builder = Registry::builder().subsystem(platform);
         for setup in &agencies {
             builder = builder.subsystem(setup.keys.subsystem(setup.agency.name_zh(), None));
-            for &(code, personal_data, idempotent) in setup.agency.services() {
-                let Some(id) = service_id(code) else { continue };
+            for spec in setup.agency.services() {
+                let Some(id) = service_id(spec.code) else {
+                    continue;
+                };
                 builder = builder
                     .service(ServiceDef {
                         id: id.clone(),
-                        data_kinds: vec![code.to_owned()],
-                        idempotent,
-                        personal_data,
+                        data_kinds: vec![spec.data_kind().to_owned()],
+                        idempotent: spec.idempotent,
+                        personal_data: spec.personal_data,
                         timeout,
                     })
                     .allow(&platform_id, &id);
@@ -321,6 +418,7 @@ impl GovSim {
         }
         let registry = Arc::new(registry);
         let fines = Arc::new(FineLedger::default());
+        let cards = Arc::new(CardActivations::default());
         let (stop, stopped) = watch::channel(false);
         let timeout = Duration::from_millis(self.config.service_timeout_ms);
         let mut tasks = Vec::with_capacity(listeners.len());
@@ -330,6 +428,8 @@ impl GovSim {
             let handler = Arc::new(AgencyHandler {
                 population: Arc::clone(&self.population),
                 fines: Arc::clone(&fines),
+                cards: Arc::clone(&cards),
+                clock: Arc::clone(&self.clock),
             });
             let provider = |keys: &Arc<MemberKeys>| {
                 provider_router(
@@ -376,6 +476,7 @@ impl GovSim {
             population: self.population,
             addresses,
             fines,
+            cards,
             stop,
             tasks,
         })
@@ -416,6 +517,7 @@ pub struct RunningGovSim {
     population: Arc<Population>,
     addresses: BTreeMap<Agency, SocketAddr>,
     fines: Arc<FineLedger>,
+    cards: Arc<CardActivations>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -448,6 +550,11 @@ impl RunningGovSim {
     /// Fines paid through `traffic.fine.notify`.
     pub fn fines(&self) -> &FineLedger {
         &self.fines
+    }
+
+    /// Electronic social-security cards activated through `si.card.activate`.
+    pub fn card_activations(&self) -> &CardActivations {
+        &self.cards
     }
 
     /// Stops accepting connections and waits for in-flight requests to finish.

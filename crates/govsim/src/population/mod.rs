@@ -9,6 +9,7 @@ pub mod court;
 pub mod credit;
 pub mod employers;
 pub mod housing_fund;
+pub mod named;
 mod names;
 pub(crate) mod numbering;
 pub mod risk;
@@ -17,10 +18,13 @@ pub mod tax;
 pub mod traffic;
 pub mod work;
 
+use std::collections::HashMap;
+
 use chrono::NaiveDate;
 use rand::Rng;
 use rand_distr::StandardNormal;
 
+use bianmin_core::region::district_by_code;
 use bianmin_core::{District, Gender, Money, PhoneNumber, ResidentId};
 
 use crate::calendar::REFERENCE_DATE;
@@ -31,8 +35,9 @@ pub use court::CourtRecord;
 pub use credit::CreditReport;
 pub use employers::{Employer, Industry};
 pub use housing_fund::{FundEntry, HousingFund};
+pub use named::{NamedResident, NamedResidentError};
 pub use numbering::{MAX_AGE, MAX_POPULATION, MIN_AGE};
-pub use social_insurance::{Contribution, SocialInsurance};
+pub use social_insurance::{Contribution, SocialInsurance, SocialSecurityCard};
 pub use tax::TaxYear;
 pub use traffic::TrafficRecord;
 pub use work::{Education, Employment, EmploymentStatus};
@@ -73,12 +78,14 @@ impl DistrictTier {
 /// One synthetic resident with everything the agencies know about them.
 ///
 /// Produced by [`Population::person`]; the same `(seed, index)` always gives the same
-/// person.
+/// person. [`Population::find`] also produces named residents (see [`NamedResident`]): the
+/// person of their template with their own id, name, phone and what the id encodes.
 #[derive(Debug, Clone)]
 pub struct SyntheticPerson {
-    /// Position in the population, `0..size`.
+    /// Position in the population, `0..size`; for a named resident, their template's.
     pub index: u32,
-    /// 居民身份证号码; encodes the index (see [`Population::find`]).
+    /// 居民身份证号码; encodes the index (see [`Population::find`]), except for a named
+    /// resident.
     pub resident_id: ResidentId,
     /// Name.
     pub name: String,
@@ -107,6 +114,8 @@ pub struct SyntheticPerson {
     /// Court cases and the 失信 flag.
     pub court: CourtRecord,
     pd: f64,
+    /// Position among the population's named residents, for a named resident.
+    named: Option<u32>,
 }
 
 impl SyntheticPerson {
@@ -116,6 +125,12 @@ impl SyntheticPerson {
     /// say can be measured against what is really there.
     pub fn true_pd(&self) -> f64 {
         self.pd
+    }
+
+    /// Whether this is a named resident (given by configuration, with the records of the
+    /// generated person [`index`](Self::index)) rather than a generated person.
+    pub fn is_named(&self) -> bool {
+        self.named.is_some()
     }
 
     /// Monthly repayments over monthly income (capped at 2), as the risk model reads it.
@@ -136,6 +151,8 @@ pub struct Population {
     employers: Vec<Employer>,
     hiring: employers::HiringTable,
     group: AGroup,
+    residents: Vec<NamedResident>,
+    named: HashMap<ResidentId, u32>,
 }
 
 impl Population {
@@ -163,7 +180,53 @@ impl Population {
             employers,
             hiring,
             group,
+            residents: Vec::new(),
+            named: HashMap::new(),
         }
+    }
+
+    /// This population with `residents` added: people who are not generated but answer with
+    /// the records of generated person [`NamedResident::template`] (see
+    /// [`Population::find`]). Names are trimmed.
+    ///
+    /// # Errors
+    ///
+    /// A template not below [`Population::size`], an id given twice (here or in an earlier
+    /// call), an id that is a generated person's, an id outside Chengdu's current districts
+    /// or born after [`REFERENCE_DATE`], an empty name: see [`NamedResidentError`].
+    pub fn with_residents(
+        mut self,
+        residents: Vec<NamedResident>,
+    ) -> Result<Population, NamedResidentError> {
+        for resident in residents {
+            let resident = resident.checked(self.size)?;
+            let id = &resident.resident_id;
+            if self.named.contains_key(id) {
+                return Err(NamedResidentError::Duplicate {
+                    resident_id: id.masked(),
+                });
+            }
+            if let Some(index) = self.codec.decode(id).filter(|&index| index < self.size) {
+                return Err(NamedResidentError::Generated {
+                    resident_id: id.masked(),
+                    index,
+                });
+            }
+            let position = u32::try_from(self.residents.len())
+                .ok()
+                .filter(|&position| position < named::MAX_NAMED_RESIDENTS)
+                .ok_or(NamedResidentError::TooMany {
+                    limit: named::MAX_NAMED_RESIDENTS,
+                })?;
+            self.named.insert(id.clone(), position);
+            self.residents.push(resident);
+        }
+        Ok(self)
+    }
+
+    /// The named residents, in the order they were added.
+    pub fn residents(&self) -> &[NamedResident] {
+        &self.residents
     }
 
     /// The seed.
@@ -266,6 +329,14 @@ impl Population {
         {
             vehicle.status = traffic::VehicleStatus::Mortgaged;
         }
+        // 吊销 (drunk driving, hit and run): rare, likelier for careless drivers; drawn from
+        // its own stream so that the person stream is what it was before revocations.
+        if let Some(licence) = traffic.licence.as_mut() {
+            let mut draw = stream_rng(self.seed, u64::from(index), Stream::Licence);
+            if draw.random_bool(logistic(traffic::REVOCATION_LOGIT + 0.8 * carelessness)) {
+                licence.status = traffic::LicenceStatus::Revoked;
+            }
+        }
         let housing_fund = housing_fund::generate(
             rng,
             &housing_fund::FundInputs {
@@ -312,6 +383,7 @@ impl Population {
             shock,
         });
         SyntheticPerson {
+            named: None,
             index,
             resident_id: slot.resident_id(),
             name,
@@ -333,17 +405,81 @@ impl Population {
 
     /// The person with this resident id, or `None` if nobody in this population has it.
     ///
-    /// O(1): the id is decoded back to the index (see `numbering` and `docs/govsim.md`).
+    /// O(1): a named resident is looked up in a hash map; otherwise the id is decoded back
+    /// to the index (see `numbering` and `docs/govsim.md`).
+    ///
+    /// A named resident is [`person(template)`](Self::person) with their own resident id,
+    /// name and phone, and the birth date, age (on [`REFERENCE_DATE`]), sex and district the
+    /// id encodes; everything else (employment, housing fund, social insurance, traffic,
+    /// credit, court, `pd`, and `index`) is the template's.
     pub fn find(&self, resident_id: &ResidentId) -> Option<SyntheticPerson> {
+        if let Some(&position) = self.named.get(resident_id) {
+            return self.named_person(position);
+        }
         let index = self.codec.decode(resident_id)?;
         (index < self.size).then(|| self.person(index))
     }
 
-    /// The index of the person with this resident id, without generating them.
+    /// The index of the person with this resident id, without generating them; for a named
+    /// resident, their template's.
     pub fn index_of(&self, resident_id: &ResidentId) -> Option<u32> {
+        if let Some(&position) = self.named.get(resident_id) {
+            return self
+                .residents
+                .get(position as usize)
+                .map(|resident| resident.template);
+        }
         self.codec
             .decode(resident_id)
             .filter(|&index| index < self.size)
+    }
+
+    /// Named resident number `position`: their template with what is theirs.
+    fn named_person(&self, position: u32) -> Option<SyntheticPerson> {
+        let resident = self.residents.get(position as usize)?;
+        let mut person = self.person(resident.template);
+        let id = &resident.resident_id;
+        person.resident_id = id.clone();
+        person.name = resident.name.clone();
+        person.phone = resident.phone.clone();
+        person.birth_date = id.birth_date();
+        person.age = id.age_on(REFERENCE_DATE);
+        person.gender = id.gender();
+        // Checked when the resident was added; the template's district is never used.
+        person.district = district_by_code(id.region_code()).unwrap_or(person.district);
+        person.named = Some(position);
+        Some(person)
+    }
+
+    /// A number no two people share: the index of a generated person, `size + k` for the
+    /// `k`-th named resident. Below 10⁸ (sizes are at most 10⁷).
+    fn serial(&self, person: &SyntheticPerson) -> u64 {
+        match person.named {
+            Some(position) => u64::from(self.size) + u64::from(position),
+            None => u64::from(person.index),
+        }
+    }
+
+    /// The social-security card (社会保障卡) of `person`, with its electronic card as generated
+    /// (activations through `si.card.activate` are the agency's, not the population's).
+    ///
+    /// The status is the one in [`SocialInsurance::card`]; the number, bank, issue date and
+    /// electronic card come from the person's own stream, so a named resident's card is
+    /// theirs, not their template's.
+    pub fn si_card(&self, person: &SyntheticPerson) -> SocialSecurityCard {
+        let serial = self.serial(person);
+        let mut rng = stream_rng(self.seed, serial, Stream::SiCard);
+        social_insurance::card(
+            &mut rng,
+            &social_insurance::CardInputs {
+                seed: self.seed,
+                serial,
+                status: person.social_insurance.card,
+                birth_date: person.birth_date,
+                age: person.age,
+                insured_since: person.social_insurance.insured_since,
+            },
+        )
     }
 
     /// Whether person `index` defaults (90+ days past due) within `horizon_months` of the
@@ -377,9 +513,14 @@ impl Population {
         person.social_insurance.contributions().collect()
     }
 
-    /// Annual income-tax returns for 2021–2025, oldest first.
+    /// Annual income-tax returns for 2021–2025, oldest first; a named resident's are their
+    /// template's.
     pub fn tax_returns(&self, person: &SyntheticPerson) -> Vec<TaxYear> {
         let mut rng = stream_rng(self.seed, u64::from(person.index), Stream::TaxHistory);
+        if person.is_named() {
+            // The deductions depend on the age, which is the named resident's own.
+            return tax::returns(&mut rng, &self.person(person.index));
+        }
         tax::returns(&mut rng, person)
     }
 

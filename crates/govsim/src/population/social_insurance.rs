@@ -1,13 +1,15 @@
 //! 社会保险: insured status, months per insurance type and monthly contributions.
 
+use chrono::{Days, Months, NaiveDate, NaiveDateTime, NaiveTime};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 use bianmin_core::Money;
 
 use super::employers::{Employer, profile};
+use super::pick_weighted;
 use super::work::{Employment, EmploymentStatus};
-use crate::calendar::{HISTORY_MONTHS, LAST_CLOSED_MONTH, YearMonth};
+use crate::calendar::{HISTORY_MONTHS, LAST_CLOSED_MONTH, REFERENCE_DATE, YearMonth};
 
 /// Lowest monthly contribution base for 2026 (60 % of the provincial average wage).
 /// An illustrative figure, not the published one.
@@ -56,6 +58,8 @@ pub enum Scheme {
 pub enum CardStatus {
     /// 正常使用.
     Active,
+    /// 暂停使用 (e.g. the linked bank account is frozen, or the person is abroad).
+    Suspended,
     /// 挂失.
     ReportedLost,
     /// 未制卡.
@@ -254,7 +258,8 @@ pub(crate) fn generate(
     let injury_bp =
         i64::from(profile(work.industry.unwrap_or(super::Industry::Retail)).injury_rate_bp);
     let card = match rng.random_range(0..100) {
-        0..93 => CardStatus::Active,
+        0..91 => CardStatus::Active,
+        91..93 => CardStatus::Suspended,
         93..95 => CardStatus::ReportedLost,
         _ => CardStatus::NotIssued,
     };
@@ -321,5 +326,121 @@ pub(crate) fn generate(
         card,
         run_start,
         injury_bp,
+    }
+}
+
+/// Banks issuing Chengdu's social-security cards (the card is also a debit card), with
+/// relative shares; illustrative.
+const CARD_BANKS: [(&str, u32); 8] = [
+    ("中国工商银行", 18),
+    ("中国建设银行", 17),
+    ("中国农业银行", 14),
+    ("成都银行", 14),
+    ("成都农村商业银行", 12),
+    ("中国银行", 10),
+    ("中国邮政储蓄银行", 9),
+    ("交通银行", 6),
+];
+
+/// Letters opening a card number (no I or O).
+const CARD_LETTERS: &[u8; 24] = b"ABCDEFGHJKLMNPQRSTUVWXYZ";
+
+/// Multiplier of the card number's eight digits: odd and not a multiple of 5, so
+/// `serial × m + c (mod 10⁸)` is a bijection and no two people share a number.
+const CARD_MULTIPLIER: u64 = 21_474_837;
+
+/// Earliest issue date of a card still in use.
+const CARD_FIRST_ISSUE: NaiveDate = match NaiveDate::from_ymd_opt(2010, 1, 1) {
+    Some(date) => date,
+    None => panic!("2010-01-01 is a calendar date"),
+};
+
+/// When Chengdu's electronic social-security card (电子社保卡) could first be activated.
+const ELECTRONIC_LAUNCH: NaiveDate = match NaiveDate::from_ymd_opt(2019, 6, 1) {
+    Some(date) => date,
+    None => panic!("2019-06-01 is a calendar date"),
+};
+
+/// A social-security card (社会保障卡) and its electronic card.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SocialSecurityCard {
+    /// 卡号: a letter and eight digits, unique in the population; `None` if never issued.
+    pub number: Option<String>,
+    /// State, as in [`SocialInsurance::card`].
+    pub status: CardStatus,
+    /// Issuing bank; `None` if never issued.
+    pub bank: Option<&'static str>,
+    /// Date issued; `None` if never issued.
+    pub issued_on: Option<NaiveDate>,
+    /// When the electronic card was activated (Beijing time), if it was. Only active cards
+    /// have one.
+    pub electronic_activated_at: Option<NaiveDateTime>,
+}
+
+pub(crate) struct CardInputs {
+    pub(crate) seed: u64,
+    pub(crate) serial: u64,
+    pub(crate) status: CardStatus,
+    pub(crate) birth_date: NaiveDate,
+    pub(crate) age: u32,
+    pub(crate) insured_since: Option<YearMonth>,
+}
+
+/// The card of the person with this serial number. Draws the same numbers whatever the
+/// status, so each draw means the same thing for everyone.
+pub(crate) fn card(rng: &mut impl Rng, inputs: &CardInputs) -> SocialSecurityCard {
+    let letter = char::from(CARD_LETTERS[rng.random_range(0..CARD_LETTERS.len())]);
+    let bank = CARD_BANKS[pick_weighted(rng, &CARD_BANKS.map(|(_, weight)| weight))].0;
+    let issue_delay = rng.random_range(0..=365u64);
+    let electronic = rng.random_bool(match inputs.age {
+        ..30 => 0.80,
+        30..45 => 0.72,
+        45..60 => 0.55,
+        _ => 0.30,
+    });
+    let electronic_day: f64 = rng.random();
+    let electronic_second = rng.random_range(7 * 3600..23 * 3600u32);
+
+    if inputs.status == CardStatus::NotIssued {
+        return SocialSecurityCard {
+            number: None,
+            status: inputs.status,
+            bank: None,
+            issued_on: None,
+            electronic_activated_at: None,
+        };
+    }
+    let digits =
+        (inputs.serial % 100_000_000 * CARD_MULTIPLIER + inputs.seed % 100_000_000) % 100_000_000;
+    // Made within a year of first being insured, at 16 at the earliest, and not before the
+    // cards now in use were introduced.
+    let latest = REFERENCE_DATE - Days::new(14);
+    let sixteen = inputs
+        .birth_date
+        .checked_add_months(Months::new(16 * 12))
+        .unwrap_or(inputs.birth_date);
+    let earliest = CARD_FIRST_ISSUE.max(sixteen).min(latest);
+    let insured = inputs
+        .insured_since
+        .map_or(earliest, YearMonth::first_day)
+        .clamp(earliest, latest);
+    let issued_on = (insured + Days::new(issue_delay)).min(latest);
+    let first_possible = issued_on.max(ELECTRONIC_LAUNCH);
+    let last_possible = REFERENCE_DATE - Days::new(1);
+    let electronic_activated_at =
+        (inputs.status == CardStatus::Active && electronic && first_possible <= last_possible)
+            .then(|| {
+                let span = (last_possible - first_possible).num_days() as f64;
+                let day = first_possible + Days::new((electronic_day * (span + 1.0)) as u64);
+                let time = NaiveTime::from_num_seconds_from_midnight_opt(electronic_second, 0)
+                    .unwrap_or(NaiveTime::MIN);
+                NaiveDateTime::new(day.min(last_possible), time)
+            });
+    SocialSecurityCard {
+        number: Some(format!("{letter}{digits:08}")),
+        status: inputs.status,
+        bank: Some(bank),
+        issued_on: Some(issued_on),
+        electronic_activated_at,
     }
 }

@@ -16,6 +16,10 @@ const PLATE_LETTERS: &[u8; 24] = b"ABCDEFGHJKLMNPQRSTUVWXYZ";
 /// Days after the penalty decision before the late fee starts (《行政处罚法》第七十二条).
 const LATE_FEE_GRACE_DAYS: i64 = 15;
 
+/// Log-odds of a licence being revoked (吊销) for a driver of average carelessness: about
+/// 0.25 %, times `e^(0.8 c)`.
+pub(crate) const REVOCATION_LOGIT: f64 = -6.0;
+
 /// Kind of energy a vehicle runs on; new-energy vehicles carry eight-character green plates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -80,6 +84,8 @@ pub enum LicenceStatus {
     PointsExceeded,
     /// 逾期未换证.
     Expired,
+    /// 吊销 (e.g. drunk driving); overrides the other states.
+    Revoked,
 }
 
 /// A driving licence.
@@ -97,6 +103,20 @@ pub struct DrivingLicence {
     pub points: u32,
     /// State.
     pub status: LicenceStatus,
+}
+
+impl DrivingLicence {
+    /// The current scoring cycle (记分周期) on [`REFERENCE_DATE`], first and last day: twelve
+    /// months from the last anniversary of first issue. [`DrivingLicence::points`] are the
+    /// points of the violations within it.
+    pub fn scoring_cycle(&self) -> (NaiveDate, NaiveDate) {
+        let start = anniversary_before(self.first_issued, REFERENCE_DATE);
+        let end = start
+            .checked_add_months(Months::new(12))
+            .and_then(|next| next.pred_opt())
+            .unwrap_or(start);
+        (start, end)
+    }
 }
 
 /// A traffic violation with its penalty.

@@ -15,21 +15,47 @@ pub mod social_insurance;
 pub mod tax;
 pub mod traffic;
 
-use chrono::NaiveDate;
+use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime};
+
+use bianmin_core::clock::CHINA_STANDARD_TIME;
 
 use crate::calendar::{REFERENCE_DATE, YearMonth};
 
-/// The data kinds (and service codes) the simulated agencies serve, each with a response
-/// schema `docs/schemas/{kind}.json`.
-pub const DATA_KINDS: [&str; 14] = [
+/// The data kinds the simulated agencies serve: what a consent lists. Every service's data
+/// kind is its code, except `si.card.activate` (kind `si.card`) and `traffic.fine.notify` (kind
+/// `traffic.violations`).
+pub const DATA_KINDS: [&str; 15] = [
     "identity.verify",
     "hpf.account",
     "hpf.deposits",
     "si.status",
     "si.contributions",
+    "si.card",
     "tax.income",
     "traffic.vehicles",
     "traffic.violations",
+    "traffic.licence",
+    "credit.report",
+    "court.cases",
+    "enterprise.distributors",
+    "enterprise.orders",
+    "enterprise.payments",
+];
+
+/// The codes of every service the simulated agencies provide, each with a request schema
+/// `docs/schemas/{code}.request.json` and a response schema `docs/schemas/{code}.json`.
+pub const SERVICE_CODES: [&str; 17] = [
+    "identity.verify",
+    "hpf.account",
+    "hpf.deposits",
+    "si.status",
+    "si.contributions",
+    "si.card",
+    "si.card.activate",
+    "tax.income",
+    "traffic.vehicles",
+    "traffic.violations",
+    "traffic.licence",
     "traffic.fine.notify",
     "credit.report",
     "court.cases",
@@ -82,4 +108,12 @@ impl Default for DateRange {
 /// The date every answer describes.
 pub(crate) fn as_of() -> NaiveDate {
     REFERENCE_DATE
+}
+
+/// A Beijing local time as an RFC 3339 instant with `+08:00`.
+pub(crate) fn beijing(time: NaiveDateTime) -> DateTime<FixedOffset> {
+    time.and_local_timezone(CHINA_STANDARD_TIME)
+        .single()
+        // A fixed offset maps every local time to exactly one instant.
+        .unwrap_or_else(|| time.and_utc().fixed_offset())
 }

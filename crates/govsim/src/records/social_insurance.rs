@@ -1,12 +1,12 @@
-//! 社保局 `si.status` and `si.contributions`.
+//! 社保局 `si.status`, `si.contributions`, `si.card` and `si.card.activate`.
 
-use chrono::NaiveDate;
+use chrono::{DateTime, FixedOffset, NaiveDate};
 use serde::{Deserialize, Serialize};
 
 use bianmin_core::Money;
 
 use super::housing_fund::MonthRangeRequest;
-use super::{DateRange, as_of};
+use super::{DateRange, as_of, beijing};
 use crate::calendar::YearMonth;
 use crate::population::social_insurance::{CardStatus, ContributionMonths, InsuredStatus, Scheme};
 use crate::population::{Population, SyntheticPerson};
@@ -31,7 +31,8 @@ pub struct SiStatus {
     pub employer_uscc: Option<String>,
     /// Months contributed per insurance.
     pub months: ContributionMonths,
-    /// 社会保障卡: `active`, `reported_lost` or `not_issued`.
+    /// 社会保障卡: `active`, `suspended`, `reported_lost` or `not_issued` (`si.card` has the
+    /// card itself).
     pub card_status: CardStatus,
     /// Date the data describe.
     pub as_of: NaiveDate,
@@ -136,4 +137,107 @@ impl SiContributions {
             as_of: as_of(),
         })
     }
+}
+
+/// State of the card in `si.card`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SiCardStatus {
+    /// 正常使用.
+    Active,
+    /// 未制卡.
+    NotIssued,
+    /// 暂停使用.
+    Suspended,
+    /// 挂失.
+    Lost,
+}
+
+impl From<CardStatus> for SiCardStatus {
+    fn from(status: CardStatus) -> Self {
+        match status {
+            CardStatus::Active => Self::Active,
+            CardStatus::Suspended => Self::Suspended,
+            CardStatus::ReportedLost => Self::Lost,
+            CardStatus::NotIssued => Self::NotIssued,
+        }
+    }
+}
+
+/// Response of `si.card`: the person's social-security card (社会保障卡) and electronic card
+/// (电子社保卡).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SiCard {
+    /// 卡号: a letter and eight digits; `null` if no card was issued.
+    pub card_number: Option<String>,
+    /// `active`, `not_issued`, `suspended` or `lost`.
+    pub status: SiCardStatus,
+    /// 发卡银行; `null` if no card was issued.
+    pub issuing_bank: Option<String>,
+    /// 发卡日期; `null` if no card was issued.
+    pub issued_on: Option<NaiveDate>,
+    /// Whether the electronic card is activated (领取).
+    pub electronic: bool,
+    /// When it was activated (RFC 3339, Beijing time); `null` if not.
+    pub electronic_activated_at: Option<DateTime<FixedOffset>>,
+    /// Date the data describe.
+    pub as_of: NaiveDate,
+}
+
+impl SiCard {
+    /// The card of `person` (answered for everyone: "not issued" is an answer);
+    /// `activated_at` is an activation through `si.card.activate`, which counts if the card
+    /// had no electronic card yet.
+    pub fn of(
+        population: &Population,
+        person: &SyntheticPerson,
+        activated_at: Option<DateTime<FixedOffset>>,
+    ) -> Self {
+        let card = population.si_card(person);
+        let electronic_activated_at = card
+            .electronic_activated_at
+            .map(beijing)
+            .or(activated_at.filter(|_| card.status == CardStatus::Active));
+        Self {
+            card_number: card.number,
+            status: card.status.into(),
+            issuing_bank: card.bank.map(str::to_owned),
+            issued_on: card.issued_on,
+            electronic: electronic_activated_at.is_some(),
+            electronic_activated_at,
+            as_of: as_of(),
+        }
+    }
+}
+
+/// The stable code opening the detail of a refused `si.card.activate` (a card that is not
+/// `active`): the agency answers `400 exchange.malformed` with the detail
+/// `si.card_not_active：…`, which a client sees as `ExchangeError::Malformed` starting with
+/// this code.
+pub const CARD_NOT_ACTIVE: &str = "si.card_not_active";
+
+/// Whether `si.card.activate` changed anything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActivationOutcome {
+    /// The electronic card was activated by this request.
+    Activated,
+    /// It already was; nothing changed and the earlier activation is returned.
+    AlreadyActivated,
+}
+
+/// Response of `si.card.activate`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SiCardActivation {
+    /// `activated` or `already_activated`.
+    pub outcome: ActivationOutcome,
+    /// 卡号 of the card whose electronic card it is.
+    pub card_number: String,
+    /// When the electronic card was activated (RFC 3339, Beijing time): the same on every
+    /// repetition.
+    pub electronic_activated_at: DateTime<FixedOffset>,
+    /// Date the data describe.
+    pub as_of: NaiveDate,
 }

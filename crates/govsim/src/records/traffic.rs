@@ -1,12 +1,12 @@
-//! 交管局 `traffic.vehicles`, `traffic.violations` and `traffic.fine.notify`.
+//! 交管局 `traffic.vehicles`, `traffic.violations`, `traffic.licence` and
+//! `traffic.fine.notify`.
 
 use chrono::{DateTime, FixedOffset, NaiveDate};
 use serde::{Deserialize, Serialize};
 
 use bianmin_core::Money;
-use bianmin_core::clock::CHINA_STANDARD_TIME;
 
-use super::{DateRange, as_of};
+use super::{DateRange, as_of, beijing};
 use crate::population::SyntheticPerson;
 use crate::population::traffic::{Energy, LicenceClass, LicenceStatus, VehicleStatus, Violation};
 
@@ -24,7 +24,7 @@ pub struct LicenceRecord {
     pub valid_until: Option<NaiveDate>,
     /// Points in the current scoring cycle.
     pub points: u32,
-    /// `valid`, `points_exceeded` or `expired`.
+    /// `valid`, `points_exceeded`, `expired` or `revoked`.
     pub status: LicenceStatus,
 }
 
@@ -157,7 +157,7 @@ impl ViolationRecord {
         Self {
             id: violation.id.clone(),
             plate: violation.plate.clone(),
-            occurred_at: beijing(violation),
+            occurred_at: beijing(violation.occurred_at),
             location: violation.location.clone(),
             code: violation.code,
             description: violation.description.to_owned(),
@@ -177,15 +177,6 @@ impl ViolationRecord {
             paid_on,
         }
     }
-}
-
-fn beijing(violation: &Violation) -> DateTime<FixedOffset> {
-    violation
-        .occurred_at
-        .and_local_timezone(CHINA_STANDARD_TIME)
-        .single()
-        // A fixed offset maps every local time to exactly one instant.
-        .unwrap_or_else(|| violation.occurred_at.and_utc().fixed_offset())
 }
 
 impl TrafficViolations {
@@ -250,4 +241,75 @@ pub struct FineNotification {
     pub outcome: NotifyOutcome,
     /// Date the violation counts as paid.
     pub paid_on: NaiveDate,
+}
+
+/// State of a driving licence in `traffic.licence`, as the 12123 app shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DrivingLicenceStatus {
+    /// 正常.
+    Valid,
+    /// 暂扣: 12 points or more in the scoring cycle (until re-examined).
+    Suspended,
+    /// 吊销.
+    Revoked,
+    /// 逾期未换证.
+    Expired,
+}
+
+impl From<LicenceStatus> for DrivingLicenceStatus {
+    fn from(status: LicenceStatus) -> Self {
+        match status {
+            LicenceStatus::Valid => Self::Valid,
+            LicenceStatus::PointsExceeded => Self::Suspended,
+            LicenceStatus::Revoked => Self::Revoked,
+            LicenceStatus::Expired => Self::Expired,
+        }
+    }
+}
+
+/// Response of `traffic.licence`: the person's driving licence (驾驶证).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrafficLicence {
+    /// 驾驶证号: for a licence issued in China, the holder's resident id.
+    pub licence_number: String,
+    /// 档案编号, twelve digits.
+    pub file_number: String,
+    /// 准驾车型: `C1`, `C2`, `B2` or `A2`.
+    pub class: LicenceClass,
+    /// `valid`, `suspended` (12 points reached), `revoked` or `expired`.
+    pub status: DrivingLicenceStatus,
+    /// 初次领证日期.
+    pub first_issued: NaiveDate,
+    /// 有效期至; `null` for a long-term (长期) licence.
+    pub valid_until: Option<NaiveDate>,
+    /// Points of the violations in the current scoring cycle (of 12).
+    pub points_deducted: u32,
+    /// First day of the current scoring cycle (the last anniversary of first issue).
+    pub cycle_start: NaiveDate,
+    /// Last day of the current scoring cycle.
+    pub cycle_end: NaiveDate,
+    /// Date the data describe.
+    pub as_of: NaiveDate,
+}
+
+impl TrafficLicence {
+    /// The driving licence of `person`; `None` if they have none.
+    pub fn of(person: &SyntheticPerson) -> Option<Self> {
+        let licence = person.traffic.licence.as_ref()?;
+        let (cycle_start, cycle_end) = licence.scoring_cycle();
+        Some(Self {
+            licence_number: person.resident_id.as_str().to_owned(),
+            file_number: licence.file_number.clone(),
+            class: licence.class,
+            status: licence.status.into(),
+            first_issued: licence.first_issued,
+            valid_until: licence.valid_until,
+            points_deducted: licence.points,
+            cycle_start,
+            cycle_end,
+            as_of: as_of(),
+        })
+    }
 }
