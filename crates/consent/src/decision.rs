@@ -173,7 +173,8 @@ impl ConsentLedger {
     /// Ends every consent of `person_id` that could still be used: `ACTIVE` ones are revoked,
     /// `PENDING` ones rejected (those past their validity expire), each with its own audit
     /// entry and event, all in one transaction. For the person's erasure or a "withdraw
-    /// everything" button; returns how many consents changed.
+    /// everything" button; returns the ids of the consents that changed (a consumer drops
+    /// whatever it cached under them).
     ///
     /// # Errors
     ///
@@ -184,7 +185,7 @@ impl ConsentLedger {
         person_id: Uuid,
         actor: &str,
         now: DateTime<Utc>,
-    ) -> Result<usize> {
+    ) -> Result<Vec<Uuid>> {
         let actor = accountable(actor)?;
         let now = stored_time(now);
         let mut tx = self.store.begin_write().await?;
@@ -197,7 +198,7 @@ impl ConsentLedger {
             self.end(&mut tx, row, way, actor, now).await?;
         }
         tx.commit().await?;
-        Ok(rows.len())
+        Ok(rows.iter().map(|row| row.id).collect())
     }
 
     async fn withdraw(

@@ -12,12 +12,15 @@ use serde::{Serialize, Serializer};
 
 use crate::ConsentError;
 
-/// Data kinds: the names the exchange registry gives to what a service returns.
+/// Data kinds: the names the exchange registry gives to what a service returns. A service of
+/// the registry lists the kinds it returns (govsim: each service's one kind is its code, e.g.
+/// `hpf.deposits`); a consent must cover all of them. `tax.invoices` is named here ahead of
+/// the agency that will serve it.
 pub mod kinds {
     /// 住房公积金账户（状态、余额、缴存基数）.
     pub const HPF_ACCOUNT: &str = "hpf.account";
     /// 住房公积金缴存明细.
-    pub const HPF_CONTRIBUTIONS: &str = "hpf.contributions";
+    pub const HPF_DEPOSITS: &str = "hpf.deposits";
     /// 社会保险参保状态.
     pub const SI_STATUS: &str = "si.status";
     /// 社会保险缴费明细.
@@ -36,15 +39,19 @@ pub mod kinds {
     pub const TAX_INVOICES: &str = "tax.invoices";
     /// 涉诉与执行信息.
     pub const COURT_CASES: &str = "court.cases";
-    /// 与核心企业的交易（订单、回款）.
-    pub const SCF_TRADE: &str = "scf.trade";
+    /// 向核心企业的订货记录.
+    pub const ENTERPRISE_ORDERS: &str = "enterprise.orders";
+    /// 向核心企业的回款记录.
+    pub const ENTERPRISE_PAYMENTS: &str = "enterprise.payments";
+    /// 公安人口信息核验（姓名与身份证号一致性）.
+    pub const IDENTITY_VERIFY: &str = "identity.verify";
     /// 个人信用报告（人行征信）.
     pub const CREDIT_REPORT: &str = "credit.report";
 
     /// Every data kind a purpose of the catalogue can cover, with its Chinese label.
     pub const ALL: &[(&str, &str)] = &[
         (HPF_ACCOUNT, "住房公积金账户"),
-        (HPF_CONTRIBUTIONS, "住房公积金缴存明细"),
+        (HPF_DEPOSITS, "住房公积金缴存明细"),
         (SI_STATUS, "社会保险参保状态"),
         (SI_CONTRIBUTIONS, "社会保险缴费明细"),
         (SI_CARD, "社会保障卡信息"),
@@ -54,7 +61,9 @@ pub mod kinds {
         (TAX_INCOME, "个人所得税纳税记录"),
         (TAX_INVOICES, "发票记录"),
         (COURT_CASES, "涉诉与执行信息"),
-        (SCF_TRADE, "与核心企业的交易记录"),
+        (ENTERPRISE_ORDERS, "向核心企业的订货记录"),
+        (ENTERPRISE_PAYMENTS, "向核心企业的回款记录"),
+        (IDENTITY_VERIFY, "身份信息核验"),
         (CREDIT_REPORT, "个人信用报告（征信）"),
     ];
 
@@ -136,19 +145,26 @@ impl Purpose {
     pub fn data_kinds(self) -> &'static [&'static str] {
         use kinds::*;
         match self {
-            Purpose::ServiceHpfQuery => &[HPF_ACCOUNT, HPF_CONTRIBUTIONS],
+            Purpose::ServiceHpfQuery => &[HPF_ACCOUNT, HPF_DEPOSITS],
             Purpose::ServiceSsCard => &[SI_CARD, SI_STATUS],
             Purpose::ServiceTraffic => &[TRAFFIC_VIOLATIONS, TRAFFIC_VEHICLES, TRAFFIC_LICENCE],
             Purpose::LoanUnderwriting => &[
+                IDENTITY_VERIFY,
                 HPF_ACCOUNT,
-                HPF_CONTRIBUTIONS,
+                HPF_DEPOSITS,
                 SI_STATUS,
                 SI_CONTRIBUTIONS,
                 TAX_INCOME,
                 COURT_CASES,
             ],
             Purpose::LoanCreditReport => &[CREDIT_REPORT],
-            Purpose::ScfDistributor => &[SCF_TRADE, TAX_INVOICES, COURT_CASES],
+            Purpose::ScfDistributor => &[
+                IDENTITY_VERIFY,
+                ENTERPRISE_ORDERS,
+                ENTERPRISE_PAYMENTS,
+                TAX_INVOICES,
+                COURT_CASES,
+            ],
         }
     }
 

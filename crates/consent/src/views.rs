@@ -3,8 +3,10 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::record::{ListedRow, listed_columns, owned};
-use crate::{Consent, ConsentError, ConsentLedger, ConsentUse, Result};
+use bianmin_exchange::ClientId;
+
+use crate::record::{ListedRow, listed_columns, owned, stored_time};
+use crate::{Consent, ConsentError, ConsentLedger, ConsentUse, Purpose, Result};
 
 impl ConsentLedger {
     /// Every consent of `person_id`, newest first, each with its use count and last use, in
@@ -26,6 +28,51 @@ impl ConsentLedger {
             .await?
         });
         rows.into_iter().map(|row| row.into_consent(now)).collect()
+    }
+
+    /// The newest consent of `person_id` for `purpose` that `consumer` may use now: `ACTIVE`,
+    /// within its validity at `now`, and covering every kind of `data_kinds`. `None` when there
+    /// is none (never asked, pending, rejected, revoked, expired or too narrow): the consumer
+    /// must then ask the person. Whether a use is left in its frequency window is for
+    /// [`authorize_use`](Self::authorize_use) to say.
+    ///
+    /// # Errors
+    ///
+    /// [`ConsentError::Corrupt`], [`ConsentError::Store`] as for `list_for`.
+    pub async fn find_usable(
+        &self,
+        person_id: Uuid,
+        consumer: &ClientId,
+        purpose: Purpose,
+        data_kinds: &[String],
+        now: DateTime<Utc>,
+    ) -> Result<Option<Consent>> {
+        let now = stored_time(now);
+        let rows = bianmin_store::on_pool!(&self.store, pool => {
+            sqlx::query_as::<_, ListedRow>(concat!(
+                "SELECT ",
+                listed_columns!(),
+                " FROM consents c WHERE c.person_id = $1 AND c.consumer = $2 \
+                 AND c.purpose_code = $3 AND c.state = 'ACTIVE' AND c.valid_from <= $4 \
+                 AND c.valid_until > $4 ORDER BY c.created_at DESC, c.id DESC"
+            ))
+            .bind(person_id)
+            .bind(consumer.to_string())
+            .bind(purpose.code())
+            .bind(now)
+            .fetch_all(pool)
+            .await?
+        });
+        for row in rows {
+            let consent = row.into_consent(now)?;
+            if data_kinds
+                .iter()
+                .all(|kind| consent.data_kinds.contains(kind))
+            {
+                return Ok(Some(consent));
+            }
+        }
+        Ok(None)
     }
 
     /// The consent `consent_id` of `person_id`, as in [`list_for`](Self::list_for).

@@ -470,7 +470,11 @@ async fn revoke_all_ends_every_live_consent_of_a_person_only() {
         .revoke_all_for(zhang.id, "principal:dpo", at(6))
         .await
         .unwrap();
-    assert_eq!(changed, 2);
+    let mut expected = vec![active.id, pending.id];
+    expected.sort();
+    let mut changed = changed;
+    changed.sort();
+    assert_eq!(changed, expected);
     assert_eq!(f.stored_state(active.id).await, "REVOKED");
     assert_eq!(f.stored_state(pending.id).await, "REJECTED");
     assert_eq!(f.stored_state(rejected.id).await, "REJECTED");
@@ -487,7 +491,8 @@ async fn revoke_all_ends_every_live_consent_of_a_person_only() {
         f.ledger
             .revoke_all_for(zhang.id, "principal:dpo", at(7))
             .await
-            .unwrap(),
+            .unwrap()
+            .len(),
         0
     );
     f.assert_audit_chain_intact().await;

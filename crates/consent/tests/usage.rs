@@ -14,7 +14,7 @@ async fn active(f: &Fixture, max_per_day: u32) -> Consent {
     let mut hpf = request(
         f.zhang.id,
         Purpose::ServiceHpfQuery,
-        &[kinds::HPF_ACCOUNT, kinds::HPF_CONTRIBUTIONS],
+        &[kinds::HPF_ACCOUNT, kinds::HPF_DEPOSITS],
     );
     hpf.frequency.max = max_per_day;
     let consent = f.ledger.request(&hpf, OPERATOR, at(0)).await.unwrap();
@@ -258,7 +258,7 @@ async fn the_frequency_limits_requests_per_china_day_and_retries_are_one_use() {
     };
     authorize(kinds::HPF_ACCOUNT, first, 2).await.unwrap();
     // The same request fetching a second kind, and a retry of it, are the same use.
-    authorize(kinds::HPF_CONTRIBUTIONS, first, 2).await.unwrap();
+    authorize(kinds::HPF_DEPOSITS, first, 2).await.unwrap();
     authorize(kinds::HPF_ACCOUNT, first, 3).await.unwrap();
     authorize(kinds::HPF_ACCOUNT, Uuid::now_v7(), 4)
         .await
@@ -513,7 +513,8 @@ async fn erasing_the_person_makes_their_artefacts_unreadable_but_keeps_the_recor
         f.ledger
             .revoke_all_for(zhang.id, "principal:dpo", at(6))
             .await
-            .unwrap(),
+            .unwrap()
+            .len(),
         2
     );
 

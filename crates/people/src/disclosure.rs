@@ -93,6 +93,19 @@ impl PersonVault {
         Ok(self.open_person(&stored)?.masked())
     }
 
+    /// The resident id of person `id`, to name them as the subject of a request to an agency
+    /// made under their own consent. Not audited here: that disclosure is recorded as the
+    /// consent's use (`consent_uses`, with the message id) and in the signed exchange message
+    /// log, and the id is only ever sent encrypted to the agency. Never return it to a client.
+    ///
+    /// # Errors
+    ///
+    /// As [`masked`](Self::masked).
+    pub async fn subject_of(&self, id: Uuid) -> Result<ResidentId> {
+        let stored = fetch(&self.store, id).await?.ok_or(PeopleError::NotFound)?;
+        Ok(self.open_person(&stored)?.resident_id)
+    }
+
     /// The person `id` in clear, for an endpoint whose role and purpose require it.
     ///
     /// Appends an audit entry ([`actions::REVEAL`], target `person:<id>`, the `purpose`, and

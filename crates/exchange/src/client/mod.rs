@@ -164,7 +164,7 @@ impl ExchangeClient {
         subject: Option<&ResidentId>,
         body: Value,
     ) -> Result<Value, ExchangeError> {
-        self.call_checked(service, consent, subject, body, &|_| Ok(()))
+        self.call_checked(Uuid::now_v7(), service, consent, subject, body, &|_| Ok(()))
             .await
     }
 
@@ -181,13 +181,33 @@ impl ExchangeClient {
         subject: Option<&ResidentId>,
         body: Value,
     ) -> Result<T, ExchangeError> {
+        self.call_as_message(Uuid::now_v7(), service, consent, subject, body)
+            .await
+    }
+
+    /// As [`call_as`](Self::call_as), sending the request as message `message_id` (the
+    /// `X-Exchange-Message-Id`, and the id of its message-log records), so that the caller's
+    /// own record of the request (its consent use) names the same message. Every attempt of
+    /// the call carries that id; a fresh UUIDv7 per call is expected.
+    ///
+    /// # Errors
+    ///
+    /// As [`call`](Self::call).
+    pub async fn call_as_message<T: DeserializeOwned>(
+        &self,
+        message_id: Uuid,
+        service: &ServiceId,
+        consent: Option<&SignedConsent>,
+        subject: Option<&ResidentId>,
+        body: Value,
+    ) -> Result<T, ExchangeError> {
         let check = |value: &Value| {
             T::deserialize(value)
                 .map(|_| ())
                 .map_err(|e| format!("response does not match the service's schema: {e}"))
         };
         let value = self
-            .call_checked(service, consent, subject, body, &check)
+            .call_checked(message_id, service, consent, subject, body, &check)
             .await?;
         serde_json::from_value(value).map_err(|e| ExchangeError::BadResponse(e.to_string()))
     }
@@ -286,6 +306,7 @@ impl ExchangeClient {
 
     async fn call_checked(
         &self,
+        message_id: Uuid,
         service: &ServiceId,
         consent: Option<&SignedConsent>,
         subject: Option<&ResidentId>,
@@ -316,7 +337,7 @@ impl ExchangeClient {
         let sealed = def.personal_data || subject.is_some();
         let prepared = PreparedRequest::new(
             service,
-            Uuid::now_v7(),
+            message_id,
             consent,
             &body,
             sealed.then_some(&provider.enc_key),
