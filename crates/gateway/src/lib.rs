@@ -1,0 +1,329 @@
+//! The platform's one way to fetch a person's data from an agency (统一接入标准, client side).
+//!
+//! Every domain that needs a citizen's government data — a service page showing their
+//! provident-fund balance, a loan decision reading their tax income — goes through
+//! [`Gateway::fetch`], which does, in this order and nothing else:
+//!
+//! 1. look the service up by its code (`hpf.account`) among the services the registry lets
+//!    this platform call, and the data kinds it returns;
+//! 2. find the person's live consent for the caller's [`Purpose`] covering those kinds
+//!    ([`ConsentLedger::find_usable`]); none → [`FetchError::ConsentRequired`], **nothing is
+//!    sent** (the page then asks the person);
+//! 3. authorise the use of that consent for each kind under one fresh message id
+//!    ([`ConsentLedger::authorize_use`]): revocation, expiry and the frequency window are
+//!    checked on the locked consent row and the use is recorded; a refusal is returned as
+//!    [`FetchError::Consent`] and **nothing is sent**;
+//! 4. open the person's resident id (the request's subject) from the [`PersonVault`];
+//! 5. call the service through the [`ExchangeClient`] as that same message id, so the
+//!    consent's use and the signed message log name the same message.
+//!
+//! Revoking goes through [`Gateway::revoke`] / [`Gateway::revoke_all_for`], which also drop
+//! the client's cached answers under the consent: "revocation takes effect on the next call"
+//! holds for the cache too.
+//!
+//! *Architecture invariant:* knows no HTTP and no roles; whether the caller may act for
+//! `person_id` is the caller's duty (the server passes the signed-in person only).
+
+#![warn(missing_docs)]
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bianmin_consent::{Consent, ConsentError, ConsentLedger, Purpose};
+use bianmin_core::SharedClock;
+use bianmin_exchange::{ExchangeClient, ExchangeError, Registry, ServiceDef, ServiceId};
+use bianmin_people::{PeopleError, PersonVault};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use uuid::Uuid;
+
+/// Why a fetch did not return data. Nothing personal in any message.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    /// The person has no live consent for this purpose covering the service's data: they must
+    /// be asked (and approve) first. Nothing was sent.
+    #[error("no usable consent for purpose {}", purpose.code())]
+    ConsentRequired {
+        /// The purpose a consent is needed for.
+        purpose: Purpose,
+    },
+
+    /// The consent ledger refused the use (revoked, expired, frequency spent, …) or failed.
+    /// Nothing was sent.
+    #[error(transparent)]
+    Consent(#[from] ConsentError),
+
+    /// The exchange refused or failed the call (provider errors, timeouts, breaker open, a
+    /// rejected response).
+    #[error(transparent)]
+    Exchange(#[from] ExchangeError),
+
+    /// The person's record could not be read (unknown, erased, key refused). Nothing was sent.
+    #[error("person record unavailable: {0}")]
+    Person(#[from] PeopleError),
+
+    /// No service with this code is in the registry with an access right for this platform.
+    #[error("no callable service with code {0}")]
+    UnknownService(String),
+
+    /// The purpose may not cover the service's data kinds: a programming error in the caller
+    /// (e.g. asking for credit data under a service purpose). Nothing was sent.
+    #[error("purpose {purpose} does not cover the data of service {service}")]
+    NotInPurpose {
+        /// The purpose's code.
+        purpose: &'static str,
+        /// The service code.
+        service: String,
+    },
+}
+
+impl FetchError {
+    /// Stable machine-readable code: `consent.required`, the ledger's `consent.*`, the
+    /// exchange's `exchange.*`, `person.*`, or `gateway.not_in_purpose`.
+    #[must_use]
+    pub fn code(&self) -> &'static str {
+        match self {
+            FetchError::ConsentRequired { .. } => "consent.required",
+            FetchError::Consent(e) => e.code(),
+            FetchError::Exchange(e) => e.code(),
+            FetchError::Person(PeopleError::NotFound) => "person.not_found",
+            FetchError::Person(PeopleError::Erased) => "person.erased",
+            FetchError::Person(_) => "person.unavailable",
+            FetchError::UnknownService(_) => "exchange.unknown_service",
+            FetchError::NotInPurpose { .. } => "gateway.not_in_purpose",
+        }
+    }
+
+    /// True when nothing was sent to any agency because of this error (everything except
+    /// what the exchange client reports).
+    #[must_use]
+    pub fn nothing_sent(&self) -> bool {
+        !matches!(self, FetchError::Exchange(_))
+    }
+}
+
+/// Data fetched from an agency, with what is needed to account for it.
+#[derive(Debug, Clone)]
+pub struct Fetched<T> {
+    /// The verified, decrypted answer.
+    pub value: T,
+    /// The consent it was fetched under.
+    pub consent_id: Uuid,
+    /// The exchange message id (the `consent_uses` rows and the message log name it).
+    pub message_id: Uuid,
+    /// The service called.
+    pub service: ServiceId,
+    /// Time from the start of the fetch to the answer (consent checks included).
+    pub elapsed: Duration,
+}
+
+/// The fetch path; cheap to clone.
+#[derive(Clone)]
+pub struct Gateway(Arc<Inner>);
+
+struct Inner {
+    ledger: ConsentLedger,
+    vault: PersonVault,
+    client: Arc<ExchangeClient>,
+    registry: Arc<Registry>,
+    clock: SharedClock,
+}
+
+impl std::fmt::Debug for Gateway {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gateway")
+            .field("client", &self.0.client.id().to_string())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Gateway {
+    /// A gateway calling through `client` (whose registry must be `registry`), using
+    /// consents from `ledger` and subjects from `vault` over the same database.
+    #[must_use]
+    pub fn new(
+        ledger: ConsentLedger,
+        vault: PersonVault,
+        client: Arc<ExchangeClient>,
+        registry: Arc<Registry>,
+        clock: SharedClock,
+    ) -> Gateway {
+        Gateway(Arc::new(Inner {
+            ledger,
+            vault,
+            client,
+            registry,
+            clock,
+        }))
+    }
+
+    /// The consent ledger.
+    #[must_use]
+    pub fn ledger(&self) -> &ConsentLedger {
+        &self.0.ledger
+    }
+
+    /// The exchange client (for services called without a person, e.g. notifications).
+    #[must_use]
+    pub fn client(&self) -> &ExchangeClient {
+        &self.0.client
+    }
+
+    /// The service with code `code` (e.g. `hpf.account`) that this platform may call: the
+    /// highest version when several are registered.
+    ///
+    /// # Errors
+    ///
+    /// [`FetchError::UnknownService`] if none is registered with an access right for us.
+    pub fn service(&self, code: &str) -> Result<&ServiceDef, FetchError> {
+        let me = self.0.client.id();
+        self.0
+            .registry
+            .services()
+            .filter(|def| def.id.code == code && self.0.registry.is_allowed(me, &def.id))
+            .max_by(|a, b| a.id.version.cmp(&b.id.version))
+            .ok_or_else(|| FetchError::UnknownService(code.to_owned()))
+    }
+
+    /// Fetches `code` about person `person_id` for `purpose` with request `body` (a JSON
+    /// object of the service's request schema, without subject or consent), under the newest
+    /// live consent of theirs that covers it. See the crate documentation for the steps.
+    ///
+    /// # Errors
+    ///
+    /// [`FetchError::ConsentRequired`] when there is no such consent; the others as
+    /// [`fetch_under`](Self::fetch_under).
+    pub async fn fetch<T: DeserializeOwned>(
+        &self,
+        person_id: Uuid,
+        purpose: Purpose,
+        code: &str,
+        body: Value,
+    ) -> Result<Fetched<T>, FetchError> {
+        let started = Instant::now();
+        let def = self.service(code)?;
+        if !def.data_kinds.iter().all(|kind| purpose.allows(kind)) {
+            return Err(FetchError::NotInPurpose {
+                purpose: purpose.code(),
+                service: code.to_owned(),
+            });
+        }
+        let consent = self
+            .0
+            .ledger
+            .find_usable(
+                person_id,
+                self.0.client.id(),
+                purpose,
+                &def.data_kinds,
+                self.0.clock.now(),
+            )
+            .await?
+            .ok_or(FetchError::ConsentRequired { purpose })?;
+        self.call(def, consent.id, person_id, body, started).await
+    }
+
+    /// Fetches `code` about person `person_id` under their consent `consent_id` (a journey
+    /// that asked for a specific consent, e.g. a loan application, names it).
+    ///
+    /// # Errors
+    ///
+    /// - [`FetchError::Consent`] if the ledger refuses the use: not found or not theirs,
+    ///   revoked, expired, pending, kind not covered, frequency spent; nothing is sent.
+    /// - [`FetchError::Person`] if their record cannot be read (erased: the consent's artefact
+    ///   no longer opens either); nothing is sent.
+    /// - [`FetchError::Exchange`] for the exchange's own refusals and failures.
+    /// - [`FetchError::UnknownService`].
+    pub async fn fetch_under<T: DeserializeOwned>(
+        &self,
+        consent_id: Uuid,
+        person_id: Uuid,
+        code: &str,
+        body: Value,
+    ) -> Result<Fetched<T>, FetchError> {
+        let started = Instant::now();
+        let def = self.service(code)?;
+        self.call(def, consent_id, person_id, body, started).await
+    }
+
+    async fn call<T: DeserializeOwned>(
+        &self,
+        def: &ServiceDef,
+        consent_id: Uuid,
+        person_id: Uuid,
+        body: Value,
+        started: Instant,
+    ) -> Result<Fetched<T>, FetchError> {
+        let message_id = Uuid::now_v7();
+        let service = def.id.to_string();
+        let now = self.0.clock.now();
+        let mut signed = None;
+        // One use per request: the ledger counts a message id once, whatever its kinds.
+        for kind in &def.data_kinds {
+            signed = Some(
+                self.0
+                    .ledger
+                    .authorize_use(consent_id, person_id, kind, &service, message_id, now)
+                    .await?,
+            );
+        }
+        // The registry refuses services without data kinds; keep the guarantee explicit.
+        let signed = signed.ok_or_else(|| FetchError::UnknownService(def.id.code.clone()))?;
+        let subject = self.0.vault.subject_of(person_id).await?;
+        let value = self
+            .0
+            .client
+            .call_as_message::<T>(message_id, &def.id, Some(&signed), Some(&subject), body)
+            .await?;
+        Ok(Fetched {
+            value,
+            consent_id,
+            message_id,
+            service: def.id.clone(),
+            elapsed: started.elapsed(),
+        })
+    }
+
+    /// Revokes consent `consent_id` of `person_id` and drops every answer cached under it;
+    /// the next fetch under it is refused and nothing is sent.
+    ///
+    /// # Errors
+    ///
+    /// As [`ConsentLedger::revoke`].
+    pub async fn revoke(
+        &self,
+        consent_id: Uuid,
+        person_id: Uuid,
+        actor: &str,
+    ) -> Result<Consent, ConsentError> {
+        let consent = self
+            .0
+            .ledger
+            .revoke(consent_id, person_id, actor, self.0.clock.now())
+            .await?;
+        self.0.client.forget_consent(&consent_id);
+        Ok(consent)
+    }
+
+    /// Ends every live consent of `person_id` (see [`ConsentLedger::revoke_all_for`]) and
+    /// drops the answers cached under them; returns their ids.
+    ///
+    /// # Errors
+    ///
+    /// As [`ConsentLedger::revoke_all_for`].
+    pub async fn revoke_all_for(
+        &self,
+        person_id: Uuid,
+        actor: &str,
+    ) -> Result<Vec<Uuid>, ConsentError> {
+        let ended = self
+            .0
+            .ledger
+            .revoke_all_for(person_id, actor, self.0.clock.now())
+            .await?;
+        for id in &ended {
+            self.0.client.forget_consent(id);
+        }
+        Ok(ended)
+    }
+}
