@@ -3,9 +3,8 @@
 // 底部“我的”标签打开“我的信息”：默认脱敏（GET /api/v1/me/profile），点“查看完整信息”才请求明文
 // （POST /api/v1/me/profile/reveal，服务端写审计），30 秒或点“隐藏”、切走标签、页面进入后台时恢复脱敏。
 //
-// 目前各项服务的后端尚未接入：磁贴统一标记 data-status="soon"，点按只提示“即将上线”，
-// 不展示任何余额、笔数之类的数字。某项服务上线时，把对应磁贴改为
-// data-status="live" data-href="/citizen/xxx/" 即可，无需改这里的逻辑。
+// 已上线的服务磁贴标记 data-status="live" data-href="/citizen/xxx/"（公积金查询、我的授权），
+// 其余仍为 data-status="soon"，点按只提示“即将上线”。某项服务上线时改磁贴属性即可，无需改这里的逻辑。
 
 import { boot } from './shell.js';
 import { api } from './api.js';

@@ -8,8 +8,11 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::middleware::from_fn;
 use axum::routing::{get, post};
+use bianmin_consent::ConsentLedger;
 use bianmin_core::{Clock, SharedClock};
 use bianmin_crypto::{LocalKeyring, Sm2VerifyingKey};
+use bianmin_exchange::MemberKeys;
+use bianmin_gateway::Gateway;
 use bianmin_people::PersonVault;
 
 use crate::exchange::Exchange;
@@ -25,7 +28,7 @@ use tower_http::trace::TraceLayer;
 use crate::auth::{self, SessionKey};
 use crate::config::Config;
 use crate::http::middleware::{self as mw, REQUEST_ID_HEADER};
-use crate::{audit, openapi, ops, people, web};
+use crate::{audit, consents, hpf, openapi, ops, people, web};
 
 /// Everything a request handler may need; cheap to clone.
 #[derive(Clone)]
@@ -39,7 +42,10 @@ struct Inner {
     bank_app_key: Option<Sm2VerifyingKey>,
     keyring: Arc<LocalKeyring>,
     vault: PersonVault,
+    platform_keys: Arc<MemberKeys>,
+    ledger: ConsentLedger,
     exchange: Option<Exchange>,
+    gateway: Option<Gateway>,
     metrics: PrometheusHandle,
 }
 
@@ -51,6 +57,8 @@ pub struct Keys {
     pub bank_app: Option<Sm2VerifyingKey>,
     /// KEKs, blind-index and audit keys.
     pub keyring: LocalKeyring,
+    /// The platform's exchange keys: sign requests and consent artefacts.
+    pub platform: Arc<MemberKeys>,
 }
 
 impl AppState {
@@ -70,6 +78,21 @@ impl AppState {
             keyring.blind_index().clone(),
             keyring.audit_key().clone(),
         );
+        let ledger = ConsentLedger::new(
+            store.clone(),
+            vault.clone(),
+            keys.platform.clone(),
+            keyring.audit_key().clone(),
+        );
+        let gateway = exchange.as_ref().map(|exchange| {
+            Gateway::new(
+                ledger.clone(),
+                vault.clone(),
+                exchange.client.clone(),
+                exchange.registry.clone(),
+                clock.clone(),
+            )
+        });
         AppState(Arc::new(Inner {
             config,
             store,
@@ -78,9 +101,53 @@ impl AppState {
             bank_app_key: keys.bank_app,
             keyring,
             vault,
+            platform_keys: keys.platform,
+            ledger,
             exchange,
+            gateway,
             metrics,
         }))
+    }
+
+    /// Citizens' consents.
+    pub fn ledger(&self) -> &ConsentLedger {
+        &self.0.ledger
+    }
+
+    /// The fetch path to agencies, if agencies are configured.
+    pub fn gateway(&self) -> Option<&Gateway> {
+        self.0.gateway.as_ref()
+    }
+
+    /// The platform's exchange identity and keys.
+    pub fn platform_keys(&self) -> &MemberKeys {
+        &self.0.platform_keys
+    }
+
+    /// Ends every live consent of `person` and erases them by destroying their data key, in
+    /// that order (a consent must not outlive its person even if the erasure then fails).
+    ///
+    /// # Errors
+    ///
+    /// The ledger's or the vault's.
+    pub async fn erase_person(
+        &self,
+        person: uuid::Uuid,
+        actor: &str,
+        reason: &str,
+    ) -> Result<(), crate::http::problem::ApiError> {
+        match self.gateway() {
+            Some(gateway) => gateway.revoke_all_for(person, actor).await?,
+            None => {
+                self.ledger()
+                    .revoke_all_for(person, actor, self.clock().now())
+                    .await?
+            }
+        };
+        self.vault()
+            .erase(person, actor, reason, self.clock().now())
+            .await?;
+        Ok(())
     }
 
     /// Personal data, encrypted per person.
@@ -144,6 +211,15 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/me", get(auth::routes::me))
         .route("/api/v1/me/profile", get(people::my_profile))
         .route("/api/v1/me/profile/reveal", post(people::reveal_my_profile))
+        .route(
+            "/api/v1/me/consents",
+            get(consents::list).post(consents::create),
+        )
+        .route("/api/v1/me/consents/{id}", get(consents::detail))
+        .route("/api/v1/me/consents/{id}/approve", post(consents::approve))
+        .route("/api/v1/me/consents/{id}/reject", post(consents::reject))
+        .route("/api/v1/me/consents/{id}/revoke", post(consents::revoke))
+        .route("/api/v1/me/hpf/account", get(hpf::my_account))
         .route(
             "/api/v1/persons/{id}",
             get(people::person).delete(people::erase_person),

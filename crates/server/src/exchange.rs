@@ -11,6 +11,7 @@ use bianmin_core::SharedClock;
 use bianmin_exchange::{
     BreakerState, ClientConfig, ClientId, ExchangeClient, MemberKeys, Registry, StoreMessageLog,
 };
+use bianmin_govsim::Population;
 use bianmin_govsim::agencies::{GovSim, RunningGovSim};
 use bianmin_store::Store;
 use serde::{Deserialize, Serialize};
@@ -30,8 +31,8 @@ pub struct Exchange {
     pub keys: Arc<MemberKeys>,
     /// The registry in force.
     pub registry: Arc<Registry>,
-    /// The client every domain calls agencies through.
-    pub client: ExchangeClient,
+    /// The client every domain calls agencies through (through the gateway for personal data).
+    pub client: Arc<ExchangeClient>,
     /// The simulated agencies when they run in this process; dropping it stops them.
     pub govsim: Option<RunningGovSim>,
 }
@@ -78,40 +79,56 @@ pub fn load_platform_keys(data_dir: &Path, id: &ClientId) -> anyhow::Result<Memb
     Ok(keys)
 }
 
-/// Starts the simulated agencies for `keys`' platform.
+/// Starts the simulated agencies for `keys`' platform. The demo personas who are citizens are
+/// added as named residents (unless configured otherwise), so the agencies know them.
 pub async fn start_govsim(
     config: &Config,
     keys: &MemberKeys,
     clock: SharedClock,
 ) -> anyhow::Result<RunningGovSim> {
-    let govsim = GovSim::new(
-        config.govsim.clone(),
-        keys.subsystem(PLATFORM_NAME, None),
-        clock,
-    )
-    .context("invalid [govsim] configuration")?;
+    let mut simulated = config.govsim.clone();
+    let population = Population::new(simulated.seed, simulated.size);
+    for resident in crate::auth::personas::simulated_residents(&population) {
+        if !simulated
+            .residents
+            .iter()
+            .any(|r| r.resident_id == resident.resident_id)
+        {
+            simulated.residents.push(resident);
+        }
+    }
+    let govsim = GovSim::new(simulated, keys.subsystem(PLATFORM_NAME, None), clock)
+        .context("invalid [govsim] configuration")?;
     govsim
         .start()
         .await
         .context("cannot start the simulated agencies")
 }
 
-/// Sets up the exchange for this configuration: `None` when neither a registry file nor the
-/// in-process simulator is configured (services that need agencies then say so).
-pub async fn build(
-    config: &Config,
-    store: &Store,
-    clock: SharedClock,
-) -> anyhow::Result<Option<Exchange>> {
+/// The platform's keys for `config` (`exchange.platform_id`, `<data_dir>/keys/platform.toml`).
+/// They sign consent artefacts even when no agency is configured.
+pub fn platform_keys(config: &Config) -> anyhow::Result<MemberKeys> {
     let platform: ClientId = config
         .exchange
         .platform_id
         .parse()
         .map_err(|e| anyhow::anyhow!("exchange.platform_id is invalid: {e}"))?;
+    load_platform_keys(&config.data_dir, &platform)
+}
+
+/// Sets up the exchange for this configuration as the platform `keys`: `None` when neither a
+/// registry file nor the in-process simulator is configured (services that need agencies then
+/// say so).
+pub async fn build(
+    config: &Config,
+    store: &Store,
+    clock: SharedClock,
+    keys: Arc<MemberKeys>,
+) -> anyhow::Result<Option<Exchange>> {
     if config.exchange.registry_file.is_none() && !config.exchange.govsim {
         return Ok(None);
     }
-    let keys = Arc::new(load_platform_keys(&config.data_dir, &platform)?);
+    let platform = keys.id.clone();
     let (registry, govsim) = match &config.exchange.registry_file {
         Some(path) => {
             let text = std::fs::read_to_string(path)
@@ -133,13 +150,13 @@ pub async fn build(
         keys.clone(),
         clock.clone(),
     ));
-    let client = ExchangeClient::new(
+    let client = Arc::new(ExchangeClient::new(
         registry.clone(),
         keys.clone(),
         log,
         clock,
         ClientConfig::default(),
-    );
+    ));
     Ok(Some(Exchange {
         keys,
         registry,

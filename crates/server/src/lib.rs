@@ -8,7 +8,9 @@ pub mod app;
 pub mod audit;
 pub mod auth;
 pub mod config;
+pub mod consents;
 pub mod exchange;
+pub mod hpf;
 pub mod http;
 pub mod keys;
 pub mod openapi;
@@ -98,12 +100,14 @@ pub async fn assemble_state(
     };
     let (keyring, _) = keys::load(&config, clock.now())?;
     let dev_login = config.auth.dev_login;
+    let platform = std::sync::Arc::new(exchange::platform_keys(&config)?);
+    let exchange = exchange::build(&config, &store, clock.clone(), platform.clone()).await?;
     let keys = app::Keys {
         session: session_key,
         bank_app: bank_app_key,
         keyring,
+        platform,
     };
-    let exchange = exchange::build(&config, &store, clock.clone()).await?;
     let state = AppState::new(config, store, clock, keys, exchange, metrics_handle());
     if dev_login {
         auth::personas::seed_all(&state)

@@ -201,14 +201,12 @@ async fn main() -> anyhow::Result<()> {
             init_logging(&config);
             let state = bianmin_server::build_default_state(config).await?;
             let actor = bianmin_server::keys::cli_actor();
-            let now = chrono::Utc::now();
             state
-                .vault()
-                .erase(id, &actor, &reason, now)
+                .erase_person(id, &actor, &reason)
                 .await
                 .with_context(|| format!("cannot erase person {id}"))?;
             println!(
-                "person {id} erased: their data key is destroyed; the erasure is in the audit log"
+                "person {id} erased: their consents are ended, their data key is destroyed; both are in the audit log"
             );
             Ok(())
         }
@@ -253,12 +251,8 @@ async fn main() -> anyhow::Result<()> {
 
 async fn govsim(config: Config, registry_out: &std::path::Path) -> anyhow::Result<()> {
     use bianmin_server::exchange;
-    let platform = config
-        .exchange
-        .platform_id
-        .parse()
-        .map_err(|e| anyhow::anyhow!("exchange.platform_id is invalid: {e}"))?;
-    let keys = exchange::load_platform_keys(&config.data_dir, &platform)?;
+    let keys = exchange::platform_keys(&config)?;
+    let platform = keys.id.clone();
     let clock = std::sync::Arc::new(bianmin_core::SystemClock);
     let running = exchange::start_govsim(&config, &keys, clock).await?;
     let registry = running.registry();

@@ -5,7 +5,7 @@ use utoipa::OpenApi;
 
 use crate::auth::{self, Department, PrincipalView, Role};
 use crate::http::problem::Problem;
-use crate::{audit, exchange, ops, people};
+use crate::{audit, consents, exchange, hpf, ops, people};
 
 /// Every documented endpoint and schema.
 #[derive(OpenApi)]
@@ -17,6 +17,8 @@ use crate::{audit, exchange, ops, people};
         auth::routes::logout, auth::routes::me,
         people::my_profile, people::reveal_my_profile, people::person, people::reveal_person,
         people::erase_person, audit::entries, audit::verify,
+        consents::list, consents::detail, consents::create, consents::approve, consents::reject,
+        consents::revoke, hpf::my_account,
     ),
     components(schemas(Problem, Role, Department, PrincipalView)),
     tags(
@@ -24,6 +26,8 @@ use crate::{audit, exchange, ops, people};
         (name = "auth", description = "登录与身份"),
         (name = "people", description = "个人信息（默认脱敏；明文读取须有角色与目的，并记入审计）"),
         (name = "audit", description = "防篡改审计日志"),
+        (name = "consents", description = "我的授权：查看、同意、拒绝、撤回；每次使用均有记录"),
+        (name = "services", description = "便民服务（经统一接入标准、凭授权向政务部门查询）"),
     ),
 )]
 pub struct ApiDoc;

@@ -2,7 +2,7 @@
 //! read audited in the same transaction (by the vault); erasure by crypto-shredding.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::header::CACHE_CONTROL;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -14,6 +14,7 @@ use uuid::Uuid;
 use crate::app::AppState;
 use crate::auth::{Principal, Role};
 use crate::http::json::ApiJson;
+use crate::http::path::ApiPath;
 use crate::http::problem::{ApiError, Problem};
 
 /// A person as every response shows them by default (JR/T 0171 masking).
@@ -133,7 +134,8 @@ fn revealed(person: RevealedPerson) -> Response {
     response
 }
 
-fn own_person(principal: &Principal) -> Result<Uuid, ApiError> {
+/// The signed-in citizen's (or enterprise owner's) own person id; others are refused.
+pub(crate) fn own_person(principal: &Principal) -> Result<Uuid, ApiError> {
     principal.require(&[Role::Citizen, Role::Enterprise])?;
     principal
         .person_id
@@ -178,7 +180,7 @@ pub async fn reveal_my_profile(
 pub async fn person(
     State(state): State<AppState>,
     principal: Principal,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Json<MaskedProfile>, ApiError> {
     principal.require(&[Role::BankOperator, Role::Admin])?;
     Ok(Json(state.vault().masked(id).await?.into()))
@@ -191,7 +193,7 @@ pub async fn person(
 pub async fn reveal_person(
     State(state): State<AppState>,
     principal: Principal,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
     ApiJson(request): ApiJson<RevealRequest>,
 ) -> Result<Response, ApiError> {
     principal.require(&[Role::BankOperator, Role::Admin])?;
@@ -207,25 +209,20 @@ pub async fn reveal_person(
     Ok(revealed(person))
 }
 
-/// Erases a person by destroying their data key (admin; audited). Idempotent.
+/// Ends the person's consents and erases them by destroying their data key (admin; audited).
+/// Idempotent.
 #[utoipa::path(delete, path = "/api/v1/persons/{id}", tag = "people", request_body = EraseRequest,
     params(("id" = Uuid, Path, description = "person id")),
     responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem)))]
 pub async fn erase_person(
     State(state): State<AppState>,
     principal: Principal,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
     ApiJson(request): ApiJson<EraseRequest>,
 ) -> Result<StatusCode, ApiError> {
     principal.require(&[Role::Admin])?;
     state
-        .vault()
-        .erase(
-            id,
-            &principal.audit_actor(),
-            &request.reason,
-            state.clock().now(),
-        )
+        .erase_person(id, &principal.audit_actor(), &request.reason)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -208,22 +208,6 @@ async fn text_of(client: &Client, css: &str) -> String {
     wait_for(client, css).await.text().await.unwrap()
 }
 
-/// POSTs JSON with a bearer token (the browser tests' API side-channel).
-async fn post_as(
-    app: &common::TestApp,
-    path: &str,
-    token: &str,
-    body: &serde_json::Value,
-) -> reqwest::Response {
-    app.client
-        .post(app.url(path))
-        .bearer_auth(token)
-        .json(body)
-        .send()
-        .await
-        .unwrap()
-}
-
 #[tokio::test]
 async fn a_citizen_sees_their_profile_masked_and_reveals_it_on_request() {
     let Some(driver) = start_driver().await else {
@@ -381,7 +365,9 @@ async fn an_auditor_pages_the_audit_log_and_verifies_the_chain() {
     let app = common::spawn_app().await;
     // A fresh database has no audit entries: a citizen's reveal makes one.
     let citizen = app.login("citizen-zhang").await;
-    let revealed = post_as(&app, "/api/v1/me/profile/reveal", &citizen, &json!({})).await;
+    let revealed = app
+        .post_as("/api/v1/me/profile/reveal", &citizen, &json!({}))
+        .await;
     assert_eq!(revealed.status(), 200);
 
     let client = browser(&driver).await;
@@ -439,5 +425,122 @@ async fn an_auditor_pages_the_audit_log_and_verifies_the_chain() {
     );
     let png = client.screenshot().await.unwrap();
     std::fs::write(screenshot_dir().join("console-audit-denied.png"), png).unwrap();
+    client.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_citizen_authorises_a_provident_fund_query_sees_the_account_and_revokes() {
+    let Some(driver) = start_driver().await else {
+        return;
+    };
+    let app = common::spawn_app_with(|c| c.exchange.govsim = true).await;
+    let client = browser(&driver).await;
+    client.set_window_size(390, 844).await.unwrap();
+    sign_in(&client, &app, "citizen-zhang").await;
+    let shots = screenshot_dir();
+
+    // From the home grid to the service; no consent yet, so the page asks for one.
+    wait_for(&client, "[data-service='hpf'][data-status='live']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    wait_for(
+        &client,
+        "[data-testid='consent-prompt'][data-state='intro']",
+    )
+    .await;
+    wait_for(&client, "[data-testid='consent-start']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    wait_for(
+        &client,
+        "[data-testid='consent-prompt'][data-state='terms']",
+    )
+    .await;
+    let kinds = text_of(&client, "[data-testid='consent-kinds']").await;
+    assert!(kinds.contains("住房公积金账户"), "{kinds}");
+    assert!(kinds.contains("住房公积金缴存明细"), "{kinds}");
+    std::fs::write(
+        shots.join("citizen-hpf-consent.png"),
+        client.screenshot().await.unwrap(),
+    )
+    .unwrap();
+    wait_for(&client, "[data-testid='consent-approve']")
+        .await
+        .click()
+        .await
+        .unwrap();
+
+    // Approved: the account, masked, fetched from the 公积金中心 through the exchange.
+    wait_for(&client, "[data-testid='hpf-body'][data-state='ready']").await;
+    let number = text_of(&client, "[data-testid='hpf-account-number']").await;
+    assert!(number.starts_with("********"), "{number}");
+    let balance = text_of(&client, "[data-testid='hpf-balance']").await;
+    assert!(balance.contains('.'), "{balance}");
+    std::fs::write(
+        shots.join("citizen-hpf-account.png"),
+        client.screenshot().await.unwrap(),
+    )
+    .unwrap();
+
+    // 我的授权: the consent is there, used once; revoke it.
+    client
+        .goto(&format!("{}/citizen/consents/", app.base))
+        .await
+        .unwrap();
+    wait_for(&client, "[data-testid='consent-item'][data-state='ACTIVE']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    wait_for(
+        &client,
+        "[data-testid='consent-detail'][data-state='ACTIVE']",
+    )
+    .await;
+    assert_eq!(
+        client
+            .find_all(Locator::Css("[data-testid='consent-use']"))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    std::fs::write(
+        shots.join("citizen-consent-detail.png"),
+        client.screenshot().await.unwrap(),
+    )
+    .unwrap();
+    wait_for(&client, "[data-testid='consent-revoke']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    wait_for(&client, "[data-testid='consent-revoke-confirm']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    wait_for(
+        &client,
+        "[data-testid='consent-detail'][data-state='REVOKED']",
+    )
+    .await;
+
+    // The service asks again: the revocation took effect on the next call.
+    client
+        .goto(&format!("{}/citizen/hpf/", app.base))
+        .await
+        .unwrap();
+    wait_for(
+        &client,
+        "[data-testid='consent-prompt'][data-state='intro']",
+    )
+    .await;
+
+    sign_out(&client).await;
     client.close().await.unwrap();
 }

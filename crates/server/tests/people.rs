@@ -17,16 +17,6 @@ async fn person_id_of(app: &TestApp, token: &str) -> String {
     profile["id"].as_str().unwrap().to_string()
 }
 
-async fn post_as(app: &TestApp, path: &str, token: &str, body: &Value) -> reqwest::Response {
-    app.client
-        .post(app.url(path))
-        .bearer_auth(token)
-        .json(body)
-        .send()
-        .await
-        .unwrap()
-}
-
 #[tokio::test]
 async fn a_citizen_sees_their_identity_masked_and_can_reveal_it_with_an_audit_trail() {
     let app = spawn_app().await;
@@ -41,7 +31,9 @@ async fn a_citizen_sees_their_identity_masked_and_can_reveal_it_with_an_audit_tr
     assert_eq!(profile["resident_id"], "510104********0039");
     assert_eq!(profile["phone"], "138****0001");
 
-    let response = post_as(&app, "/api/v1/me/profile/reveal", &token, &json!({})).await;
+    let response = app
+        .post_as("/api/v1/me/profile/reveal", &token, &json!({}))
+        .await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["cache-control"], "no-store");
     let clear: Value = response.json().await.unwrap();
@@ -84,13 +76,13 @@ async fn a_citizen_can_never_read_another_citizens_record() {
 
     let path = format!("/api/v1/persons/{li_person}");
     assert_problem(app.get_as(&path, &zhang).await, 403, "auth.forbidden").await;
-    let reveal = post_as(
-        &app,
-        &format!("{path}/reveal"),
-        &zhang,
-        &json!({ "purpose": "customer_request" }),
-    )
-    .await;
+    let reveal = app
+        .post_as(
+            &format!("{path}/reveal"),
+            &zhang,
+            &json!({ "purpose": "customer_request" }),
+        )
+        .await;
     assert_problem(reveal, 403, "auth.forbidden").await;
     let erase = app
         .client
@@ -124,22 +116,20 @@ async fn staff_reveal_only_with_a_purpose_and_every_reveal_is_audited() {
     assert_eq!(masked["name"], "*娜");
 
     let path = format!("/api/v1/persons/{person}/reveal");
-    let without = post_as(&app, &path, &operator, &json!({})).await;
+    let without = app.post_as(&path, &operator, &json!({})).await;
     assert_problem(without, 422, "body.invalid_field").await;
-    let made_up = post_as(&app, &path, &operator, &json!({ "purpose": "curiosity" })).await;
+    let made_up = app
+        .post_as(&path, &operator, &json!({ "purpose": "curiosity" }))
+        .await;
     assert_problem(made_up, 422, "body.invalid_field").await;
     assert!(app.db.store.audit_entries(0, 100).await.unwrap().is_empty());
 
-    let clear: Value = post_as(
-        &app,
-        &path,
-        &operator,
-        &json!({ "purpose": "manual_review" }),
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
+    let clear: Value = app
+        .post_as(&path, &operator, &json!({ "purpose": "manual_review" }))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(clear["name"], "李娜");
     let entries = app.db.store.audit_entries(0, 100).await.unwrap();
     assert_eq!(entries.len(), 1);
@@ -206,7 +196,9 @@ async fn erasure_shreds_one_person_and_leaves_others_readable() {
         "person.erased",
     )
     .await;
-    let reveal = post_as(&app, "/api/v1/me/profile/reveal", &zhang, &json!({})).await;
+    let reveal = app
+        .post_as("/api/v1/me/profile/reveal", &zhang, &json!({}))
+        .await;
     assert_problem(reveal, 410, "person.erased").await;
     let li_profile: Value = app
         .get_as("/api/v1/me/profile", &li)
@@ -258,7 +250,8 @@ async fn no_personal_data_is_stored_in_clear() {
     let app = spawn_app().await;
     for persona in ["citizen-zhang", "citizen-li", "enterprise-chen"] {
         let token = app.login(persona).await;
-        post_as(&app, "/api/v1/me/profile/reveal", &token, &json!({})).await;
+        app.post_as("/api/v1/me/profile/reveal", &token, &json!({}))
+            .await;
     }
     let secrets = [
         "张伟",

@@ -5,6 +5,10 @@
 //! not), because anyone can sign in as any persona.
 
 use bianmin_core::{PhoneNumber, ResidentId};
+use bianmin_govsim::population::NamedResident;
+use bianmin_govsim::population::housing_fund::HousingFundStatus;
+use bianmin_govsim::population::social_insurance::InsuredStatus;
+use bianmin_govsim::{Population, SyntheticPerson};
 use bianmin_people::NewPerson;
 use bianmin_store::on_pool;
 use serde::Serialize;
@@ -210,4 +214,57 @@ pub async fn seed_all(state: &AppState) -> Result<(), ApiError> {
         ensure(state, p).await?;
     }
     Ok(())
+}
+
+/// Whether generated person `p` can stand for `persona` (whose id is `id`) in the simulated
+/// city: same sex, an age within five years (records are not adjusted to the persona's age), and
+/// a life that fits the persona's description, so the demo shows what it says.
+fn fits(persona: &str, id: &ResidentId, p: &SyntheticPerson) -> bool {
+    let age = bianmin_govsim::REFERENCE_DATE
+        .years_since(id.birth_date())
+        .unwrap_or(0);
+    if p.gender != id.gender() || p.age.abs_diff(age) > 5 {
+        return false;
+    }
+    let hpf = p.housing_fund.as_ref().map(|fund| fund.status);
+    match persona {
+        // Employed, depositing into the provident fund and social insurance, a car with an
+        // unpaid fine, a clean court record.
+        "citizen-zhang" => {
+            p.employment.employer.is_some()
+                && hpf == Some(HousingFundStatus::Active)
+                && p.social_insurance.status == InsuredStatus::Contributing
+                && !p.traffic.vehicles.is_empty()
+                && p.traffic.violations.iter().any(|v| v.paid_on.is_none())
+                && !p.court.is_dishonest()
+        }
+        // Flexible work: a sealed provident-fund account, no car.
+        "citizen-li" => hpf == Some(HousingFundStatus::Sealed) && p.traffic.vehicles.is_empty(),
+        // Owns one of A集团's distributors.
+        "enterprise-chen" => p.employment.distributor.is_some(),
+        _ => true,
+    }
+}
+
+/// The personas who are citizens, as named residents of the simulated city: each keeps their
+/// id, name and phone and takes the records of the first generated person whose life fits
+/// their description (deterministic for a seed). Personas for whom nobody fits (a tiny
+/// population) are left out and get `not_found` from the agencies.
+pub fn simulated_residents(population: &Population) -> Vec<NamedResident> {
+    let scan = population.size().min(50_000);
+    PERSONAS
+        .iter()
+        .filter_map(|persona| {
+            let resident_id = ResidentId::with_check_digit(persona.resident_id_17?).ok()?;
+            let phone = PhoneNumber::parse(persona.phone?).ok()?;
+            let template =
+                (0..scan).find(|&i| fits(persona.id, &resident_id, &population.person(i)))?;
+            Some(NamedResident {
+                resident_id,
+                name: persona.name.to_owned(),
+                phone,
+                template,
+            })
+        })
+        .collect()
 }

@@ -88,6 +88,17 @@ impl TestApp {
             .unwrap()
     }
 
+    /// POSTs JSON with a bearer token.
+    pub async fn post_as(&self, path: &str, token: &str, body: &Value) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// Signs in as a demo persona and returns the bearer token.
     pub async fn login(&self, persona: &str) -> String {
         let response = self
