@@ -14,6 +14,8 @@ use bianmin_crypto::{LocalKeyring, Sm2VerifyingKey};
 use bianmin_exchange::MemberKeys;
 use bianmin_gateway::Gateway;
 use bianmin_people::PersonVault;
+use bianmin_services::{Accounts, TrafficService};
+use tokio::sync::Notify;
 
 use crate::exchange::Exchange;
 use bianmin_store::Store;
@@ -28,7 +30,7 @@ use tower_http::trace::TraceLayer;
 use crate::auth::{self, SessionKey};
 use crate::config::Config;
 use crate::http::middleware::{self as mw, REQUEST_ID_HEADER};
-use crate::{audit, consents, hpf, openapi, ops, people, web};
+use crate::{audit, consents, hpf, openapi, ops, people, traffic, web};
 
 /// Everything a request handler may need; cheap to clone.
 #[derive(Clone)]
@@ -46,6 +48,10 @@ struct Inner {
     ledger: ConsentLedger,
     exchange: Option<Exchange>,
     gateway: Option<Gateway>,
+    accounts: Accounts,
+    traffic: Option<TrafficService>,
+    /// Wakes the background worker that reports fine payments to the 交管局.
+    notifier: Notify,
     metrics: PrometheusHandle,
 }
 
@@ -93,6 +99,16 @@ impl AppState {
                 clock.clone(),
             )
         });
+        let accounts = Accounts::new(store.clone(), vault.clone());
+        let traffic = gateway.as_ref().map(|gateway| {
+            TrafficService::new(
+                store.clone(),
+                gateway.clone(),
+                accounts.clone(),
+                keys.platform.clone(),
+                clock.clone(),
+            )
+        });
         AppState(Arc::new(Inner {
             config,
             store,
@@ -105,8 +121,32 @@ impl AppState {
             ledger,
             exchange,
             gateway,
+            accounts,
+            traffic,
+            notifier: Notify::new(),
             metrics,
         }))
+    }
+
+    /// Citizens' bank accounts (simulated core banking).
+    pub fn accounts(&self) -> &Accounts {
+        &self.0.accounts
+    }
+
+    /// Traffic fines, if agencies are configured.
+    pub fn traffic(&self) -> Option<&TrafficService> {
+        self.0.traffic.as_ref()
+    }
+
+    /// Wakes the background worker that reports payments to agencies.
+    pub fn wake_notifier(&self) {
+        self.0.notifier.notify_one();
+    }
+
+    /// Waits until [`wake_notifier`](Self::wake_notifier) is called (or was, since the last
+    /// wait).
+    pub async fn notified(&self) {
+        self.0.notifier.notified().await;
     }
 
     /// Citizens' consents.
@@ -220,6 +260,16 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/me/consents/{id}/reject", post(consents::reject))
         .route("/api/v1/me/consents/{id}/revoke", post(consents::revoke))
         .route("/api/v1/me/hpf/account", get(hpf::my_account))
+        .route("/api/v1/me/hpf/deposits", get(hpf::my_deposits))
+        .route("/api/v1/me/traffic/vehicles", get(traffic::vehicles))
+        .route("/api/v1/me/traffic/licence", get(traffic::licence))
+        .route("/api/v1/me/traffic/violations", get(traffic::violations))
+        .route(
+            "/api/v1/me/traffic/payments",
+            get(traffic::payments).post(traffic::pay),
+        )
+        .route("/api/v1/me/traffic/payments/{id}", get(traffic::payment))
+        .route("/api/v1/me/bank-account", get(traffic::bank_account))
         .route(
             "/api/v1/persons/{id}",
             get(people::person).delete(people::erase_person),

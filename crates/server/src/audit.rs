@@ -1,7 +1,7 @@
 //! The audit trail for auditors and admins: entries, and verification of the HMAC-SM3 chain.
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -9,6 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::app::AppState;
 use crate::auth::{Principal, Role};
 use crate::http::problem::{ApiError, Problem};
+use crate::http::query::ApiQuery;
 
 /// Paging of `GET /api/v1/audit/entries`.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -60,7 +61,7 @@ pub struct AuditVerification {
 pub async fn entries(
     State(state): State<AppState>,
     principal: Principal,
-    Query(query): Query<EntriesQuery>,
+    ApiQuery(query): ApiQuery<EntriesQuery>,
 ) -> Result<Json<Vec<AuditEntryView>>, ApiError> {
     principal.require(&[Role::Auditor, Role::Admin])?;
     let limit = query.limit.unwrap_or(100);

@@ -10,17 +10,20 @@ use axum::http::header::CACHE_CONTROL;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bianmin_consent::Purpose;
+use bianmin_govsim::YearMonth;
 use bianmin_govsim::population::housing_fund::HousingFundStatus;
-use bianmin_govsim::records::housing_fund::HpfAccount;
+use bianmin_govsim::records::housing_fund::{EntryKind, HpfAccount, HpfDeposits};
 use chrono::NaiveDate;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::app::AppState;
 use crate::auth::{Principal, Role};
 use crate::http::problem::{ApiError, Problem};
+use crate::http::query::ApiQuery;
+use crate::usage::Use;
 
 /// The citizen's provident-fund account as the H5 page shows it. Money as decimal strings in
 /// yuan with two places; the account number masked.
@@ -75,14 +78,11 @@ fn status_text(status: HousingFundStatus) -> (&'static str, &'static str) {
     }
 }
 
-/// The signed-in citizen's provident-fund account. Needs a live `SERVICE_HPF_QUERY` consent:
-/// without one the answer is 403 `consent.required` and nothing is sent to the 公积金中心.
-#[utoipa::path(get, path = "/api/v1/me/hpf/account", tag = "services",
-    responses((status = 200, body = HpfAccountView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 503, body = Problem)))]
-pub async fn my_account(
-    State(state): State<AppState>,
-    principal: Principal,
-) -> Result<Response, ApiError> {
+/// The signed-in citizen's person id and the gateway, or the error to answer with.
+pub(crate) fn citizen_and_gateway<'a>(
+    state: &'a AppState,
+    principal: &Principal,
+) -> Result<(Uuid, &'a bianmin_gateway::Gateway), ApiError> {
     principal.require(&[Role::Citizen])?;
     let person = principal
         .person_id
@@ -94,22 +94,58 @@ pub async fn my_account(
             60,
         )
     })?;
+    Ok((person, gateway))
+}
+
+/// `not_found` from the 公积金中心 means the citizen has no account.
+fn no_account(e: bianmin_gateway::FetchError) -> ApiError {
+    match e {
+        bianmin_gateway::FetchError::Exchange(bianmin_exchange::ExchangeError::NotFound) => {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "hpf.no_account",
+                "公积金中心未查到您的公积金账户。",
+            )
+        }
+        other => other.into(),
+    }
+}
+
+/// A JSON answer that is personal data: never cached.
+pub(crate) fn no_store<T: Serialize>(body: T) -> Response {
+    let mut response = Json(body).into_response();
+    response
+        .headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// The signed-in citizen's provident-fund account. Needs a live `SERVICE_HPF_QUERY` consent:
+/// without one the answer is 403 `consent.required` and nothing is sent to the 公积金中心.
+#[utoipa::path(get, path = "/api/v1/me/hpf/account", tag = "services",
+    responses((status = 200, body = HpfAccountView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 503, body = Problem)))]
+pub async fn my_account(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> Result<Response, ApiError> {
+    let (person, gateway) = citizen_and_gateway(&state, &principal)?;
+    let usage = Use::start(&principal, person, "hpf.account", "hpf");
+    let result = account_view(gateway, person).await;
+    usage.finish(&state, &result).await;
+    result.map(no_store)
+}
+
+async fn account_view(
+    gateway: &bianmin_gateway::Gateway,
+    person: Uuid,
+) -> Result<HpfAccountView, ApiError> {
     let fetched = gateway
         .fetch::<HpfAccount>(person, Purpose::ServiceHpfQuery, "hpf.account", json!({}))
         .await
-        .map_err(|e| match e {
-            bianmin_gateway::FetchError::Exchange(bianmin_exchange::ExchangeError::NotFound) => {
-                ApiError::new(
-                    StatusCode::NOT_FOUND,
-                    "hpf.no_account",
-                    "公积金中心未查到您的公积金账户。",
-                )
-            }
-            other => other.into(),
-        })?;
+        .map_err(no_account)?;
     let account = fetched.value;
     let (status, status_text) = status_text(account.status);
-    let view = HpfAccountView {
+    Ok(HpfAccountView {
         account_number: mask_account(&account.account_number),
         status: status.to_owned(),
         status_text: status_text.to_owned(),
@@ -125,10 +161,156 @@ pub async fn my_account(
         as_of: account.as_of,
         consent_id: fetched.consent_id,
         fetch_ms: u64::try_from(fetched.elapsed.as_millis()).unwrap_or(u64::MAX),
+    })
+}
+
+/// Query of `GET /api/v1/me/hpf/deposits`.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct DepositsQuery {
+    /// First month, `YYYY-MM` (default: 12 months before `to`).
+    pub from: Option<String>,
+    /// Last month, `YYYY-MM` (default: the latest).
+    pub to: Option<String>,
+    /// Page, from 1 (newest entries first).
+    pub page: Option<u32>,
+    /// Entries per page, 1–60 (default 12).
+    pub per_page: Option<u32>,
+}
+
+/// One entry of the deposit history.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DepositView {
+    /// `YYYY-MM`.
+    pub month: String,
+    /// `deposit` (缴存) or `interest` (结息).
+    pub kind: String,
+    /// Deposit base.
+    pub base: Option<String>,
+    /// Employer's share.
+    pub employer_amount: Option<String>,
+    /// Employee's share.
+    pub employee_amount: Option<String>,
+    /// Amount credited.
+    pub amount: String,
+    /// Balance after it.
+    pub balance: String,
+}
+
+/// A page of the deposit history, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DepositsPage {
+    /// The months covered.
+    pub from: String,
+    /// The months covered.
+    pub to: String,
+    /// This page.
+    pub page: u32,
+    /// Entries per page.
+    pub per_page: u32,
+    /// Entries in the range.
+    pub total: usize,
+    /// The entries of this page.
+    pub entries: Vec<DepositView>,
+}
+
+fn parse_month(text: &str, field: &'static str) -> Result<YearMonth, ApiError> {
+    text.parse::<YearMonth>().map_err(|_| {
+        ApiError::invalid(
+            "hpf.invalid_month",
+            format!("{field} 须为 YYYY-MM 格式的月份，例如 2026-01。"),
+        )
+    })
+}
+
+/// The signed-in citizen's deposit history (缴存明细) in a month range, paged, newest first.
+/// Needs a live `SERVICE_HPF_QUERY` consent.
+#[utoipa::path(get, path = "/api/v1/me/hpf/deposits", tag = "services", params(DepositsQuery),
+    responses((status = 200, body = DepositsPage), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn my_deposits(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiQuery(query): ApiQuery<DepositsQuery>,
+) -> Result<Response, ApiError> {
+    let (person, gateway) = citizen_and_gateway(&state, &principal)?;
+    let usage = Use::start(&principal, person, "hpf.deposits", "hpf");
+    let result = deposits_page(gateway, person, &query).await;
+    usage.finish(&state, &result).await;
+    result.map(no_store)
+}
+
+async fn deposits_page(
+    gateway: &bianmin_gateway::Gateway,
+    person: Uuid,
+    query: &DepositsQuery,
+) -> Result<DepositsPage, ApiError> {
+    let to = match &query.to {
+        Some(text) => parse_month(text, "to")?,
+        None => YearMonth::of(bianmin_govsim::REFERENCE_DATE).plus(-1),
     };
-    let mut response = Json(view).into_response();
-    response
-        .headers_mut()
-        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(response)
+    let from = match &query.from {
+        Some(text) => parse_month(text, "from")?,
+        None => to.plus(-11),
+    };
+    if from > to {
+        return Err(ApiError::invalid(
+            "hpf.invalid_range",
+            "起始月份不能晚于结束月份。",
+        ));
+    }
+    if to.months_since(from) >= 120 {
+        return Err(ApiError::invalid(
+            "hpf.invalid_range",
+            "一次最多查询 120 个月。",
+        ));
+    }
+    let per_page = query.per_page.unwrap_or(12);
+    if !(1..=60).contains(&per_page) {
+        return Err(ApiError::invalid(
+            "hpf.invalid_page",
+            "每页条数须在 1 至 60 之间。",
+        ));
+    }
+    let page = query.page.unwrap_or(1);
+    if page == 0 {
+        return Err(ApiError::invalid("hpf.invalid_page", "页码从 1 开始。"));
+    }
+    let fetched = gateway
+        .fetch::<HpfDeposits>(
+            person,
+            Purpose::ServiceHpfQuery,
+            "hpf.deposits",
+            json!({ "from": from.to_string(), "to": to.to_string() }),
+        )
+        .await
+        .map_err(no_account)?;
+    let mut entries = fetched.value.entries;
+    entries.reverse();
+    let total = entries.len();
+    let start = usize::try_from((page - 1) * per_page).unwrap_or(usize::MAX);
+    let entries = entries
+        .into_iter()
+        .skip(start)
+        .take(usize::try_from(per_page).unwrap_or(12))
+        .map(|e| DepositView {
+            month: e.month.to_string(),
+            kind: match e.kind {
+                EntryKind::Deposit => "deposit",
+                EntryKind::Interest => "interest",
+            }
+            .to_owned(),
+            base: e.base.map(|m| m.to_string()),
+            employer_amount: e.employer_amount.map(|m| m.to_string()),
+            employee_amount: e.employee_amount.map(|m| m.to_string()),
+            amount: e.amount.to_string(),
+            balance: e.balance.to_string(),
+        })
+        .collect();
+    Ok(DepositsPage {
+        from: from.to_string(),
+        to: to.to_string(),
+        page,
+        per_page,
+        total,
+        entries,
+    })
 }

@@ -16,7 +16,10 @@ pub mod keys;
 pub mod openapi;
 pub mod ops;
 pub mod people;
+pub mod traffic;
+pub mod usage;
 pub mod web;
+pub mod workers;
 
 use std::net::SocketAddr;
 use std::sync::OnceLock;
@@ -131,6 +134,7 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let grace = Duration::from_secs(state.config().http.shutdown_grace_secs);
     let store = state.store().clone();
+    let workers = workers::spawn(state.clone());
     let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
     let signal = async move {
         shutdown.await;
@@ -153,6 +157,7 @@ pub async fn serve(
             server.abort();
         }
     }
+    workers.abort();
     store.close().await;
     tracing::info!("stopped");
     Ok(())

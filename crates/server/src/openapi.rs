@@ -5,7 +5,7 @@ use utoipa::OpenApi;
 
 use crate::auth::{self, Department, PrincipalView, Role};
 use crate::http::problem::Problem;
-use crate::{audit, consents, exchange, hpf, ops, people};
+use crate::{audit, consents, exchange, hpf, ops, people, traffic};
 
 /// Every documented endpoint and schema.
 #[derive(OpenApi)]
@@ -18,7 +18,8 @@ use crate::{audit, consents, exchange, hpf, ops, people};
         people::my_profile, people::reveal_my_profile, people::person, people::reveal_person,
         people::erase_person, audit::entries, audit::verify,
         consents::list, consents::detail, consents::create, consents::approve, consents::reject,
-        consents::revoke, hpf::my_account,
+        consents::revoke, hpf::my_account, hpf::my_deposits, traffic::vehicles, traffic::licence,
+        traffic::violations, traffic::pay, traffic::payments, traffic::payment, traffic::bank_account,
     ),
     components(schemas(Problem, Role, Department, PrincipalView)),
     tags(

@@ -181,7 +181,17 @@ pub async fn ensure(state: &AppState, persona: &Persona) -> Result<(Uuid, Option
                     .transpose()
                     .map_err(bianmin_core::Error::from)?,
             };
-            Some(state.vault().register(&person, now).await?)
+            let person_id = state.vault().register(&person, now).await?;
+            // A current account at the bank to pay fines and draw loans into (demo money).
+            if let Some(phone) = persona.phone {
+                let suffix = &phone[phone.len() - 4..];
+                state
+                    .accounts()
+                    .open(person_id, suffix, opening_balance(persona.id), now)
+                    .await
+                    .map_err(|e| ApiError::internal(format!("cannot open a demo account: {e}")))?;
+            }
+            Some(person_id)
         }
         (None, _) => None,
     };
@@ -206,6 +216,15 @@ pub async fn ensure(state: &AppState, persona: &Persona) -> Result<(Uuid, Option
         .await?
     });
     Ok((id, person_id))
+}
+
+/// The demo balance of a persona's current account.
+fn opening_balance(persona: &str) -> bianmin_core::Money {
+    match persona {
+        "citizen-zhang" => bianmin_core::Money::from_fen(2_000_000),
+        "citizen-li" => bianmin_core::Money::from_fen(30_000),
+        _ => bianmin_core::Money::from_fen(5_000_000),
+    }
 }
 
 /// Creates every persona's principal (the demo does this at start-up).

@@ -4,3 +4,4 @@ pub mod json;
 pub mod middleware;
 pub mod path;
 pub mod problem;
+pub mod query;

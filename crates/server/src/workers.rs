@@ -1,0 +1,39 @@
+//! Background work of a running server: reporting fine payments to the 交管局 until each is
+//! acknowledged. Woken after every payment, and every few seconds for retries that came due.
+
+use std::time::Duration;
+
+use tokio::task::JoinHandle;
+
+use crate::app::AppState;
+
+/// How often due retries are looked for without a wake-up.
+const TICK: Duration = Duration::from_secs(5);
+/// Payments reported per round.
+const BATCH: i64 = 50;
+
+/// Starts the workers; abort the handle to stop them.
+pub fn spawn(state: AppState) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let Some(traffic) = state.traffic().cloned() else {
+            return;
+        };
+        loop {
+            tokio::select! {
+                () = state.notified() => {}
+                () = tokio::time::sleep(TICK) => {}
+            }
+            match traffic.notify_due(BATCH).await {
+                Ok(report) if report.acknowledged + report.rescheduled > 0 => {
+                    tracing::info!(
+                        acknowledged = report.acknowledged,
+                        rescheduled = report.rescheduled,
+                        "fine payments reported to the traffic police"
+                    );
+                }
+                Ok(_) => {}
+                Err(error) => tracing::warn!(%error, "fine notification round failed"),
+            }
+        }
+    })
+}
