@@ -100,6 +100,7 @@ mod hash;
 mod keyring;
 mod random;
 mod sm2;
+mod sm4fast;
 mod sm4gcm;
 
 pub use self::blind_index::{BLIND_INDEX_KEY_LEN, BLIND_INDEX_LEN, BlindIndexer};
