@@ -131,6 +131,22 @@ fn main() {
         "index_of inverted {found}/{probes} ids ({:.2} µs per person + lookup)",
         started.elapsed().as_secs_f64() * 1e6 / f64::from(probes)
     );
+
+    // What the first `si.employer.staff` request costs: the staff index, one pass.
+    let started = Instant::now();
+    population.build_staff_index();
+    let elapsed = started.elapsed();
+    let largest = population
+        .employers()
+        .iter()
+        .map(|employer| population.staff_count(employer.number))
+        .max()
+        .unwrap_or(0);
+    println!(
+        "staff index: {:.2} s ({:.2} µs per person); largest employer {largest} staff",
+        elapsed.as_secs_f64(),
+        elapsed.as_secs_f64() * 1e6 / f64::from(size)
+    );
 }
 
 /// Area under the ROC curve: the probability that a random defaulter scores above a random

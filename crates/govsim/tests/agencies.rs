@@ -14,6 +14,7 @@ use bianmin_govsim::agencies::{
     RunningGovSim, data_kind, service_id,
 };
 use bianmin_govsim::population::NamedResident;
+use bianmin_govsim::population::employers::EmployerSize;
 use bianmin_govsim::population::housing_fund::HousingFundStatus;
 use bianmin_govsim::population::social_insurance::CardStatus;
 use bianmin_govsim::records::court::CourtCases;
@@ -22,7 +23,8 @@ use bianmin_govsim::records::enterprise::EnterpriseOrders;
 use bianmin_govsim::records::housing_fund::{HpfAccount, HpfDeposits};
 use bianmin_govsim::records::identity::{IdentityVerification, VerifyResult};
 use bianmin_govsim::records::social_insurance::{
-    ActivationOutcome, CARD_NOT_ACTIVE, SiCard, SiCardActivation, SiCardStatus, SiStatus,
+    ActivationOutcome, CARD_NOT_ACTIVE, SiCard, SiCardActivation, SiCardStatus, SiEmployerStaff,
+    SiStatus, StaffMember,
 };
 use bianmin_govsim::records::tax::{TaxIncome, TaxIncomeRequest};
 use bianmin_govsim::records::traffic::{
@@ -508,7 +510,7 @@ fn the_registry_lists_every_service_for_the_platform() {
     registry.validate().unwrap();
     assert_eq!(registry.subsystems().count(), 9);
     let services: Vec<_> = registry.services().collect();
-    assert_eq!(services.len(), 17);
+    assert_eq!(services.len(), 18);
     let mut codes: Vec<&str> = services.iter().map(|s| s.id.code.as_str()).collect();
     codes.sort_unstable();
     let mut expected = SERVICE_CODES.to_vec();
@@ -523,7 +525,10 @@ fn the_registry_lists_every_service_for_the_platform() {
         );
         assert_eq!(
             service.personal_data,
-            !matches!(code, "enterprise.orders" | "enterprise.payments")
+            !matches!(
+                code,
+                "enterprise.orders" | "enterprise.payments" | "si.employer.staff"
+            )
         );
         // Activating the electronic card is covered by a consent to the card's data, and
         // reporting a fine's payment by one to the violation records.
@@ -553,8 +558,13 @@ fn the_registry_lists_every_service_for_the_platform() {
             "si.status",
             "si.contributions",
             "si.card",
-            "si.card.activate"
+            "si.card.activate",
+            "si.employer.staff"
         ]
+    );
+    assert_eq!(
+        service_id("si.employer.staff").unwrap().to_string(),
+        "CN-CD/GOV/hrss/social-insurance/si.employer.staff/v1"
     );
     assert_eq!(
         service_id("hpf.account").unwrap().to_string(),
@@ -1037,4 +1047,217 @@ async fn the_driving_licence_counts_the_points_of_the_cycle() {
         .await
         .unwrap_err();
     assert!(matches!(error, ExchangeError::NotFound), "{error:?}");
+}
+
+/// Everyone employer `number` employs, found the slow way: every generated person, then every
+/// named resident.
+fn staff_by_scan(population: &Population) -> std::collections::BTreeMap<u16, Vec<SyntheticPerson>> {
+    let mut staff = std::collections::BTreeMap::<u16, Vec<SyntheticPerson>>::new();
+    let named = population
+        .residents()
+        .iter()
+        .map(|resident| population.find(&resident.resident_id).unwrap());
+    for person in (0..population.size())
+        .map(|index| population.person(index))
+        .chain(named)
+    {
+        if let Some(number) = person.employment.employer {
+            staff.entry(number).or_default().push(person);
+        }
+    }
+    staff
+}
+
+/// Masked id and masked name, as the staff list shows and orders them.
+fn masked(person: &SyntheticPerson) -> (String, String) {
+    (
+        bianmin_core::mask::mask_resident_id(person.resident_id.as_str()),
+        bianmin_core::mask::mask_name(&person.name),
+    )
+}
+
+#[tokio::test]
+async fn an_employer_sees_its_staff_under_masked_identifiers_without_consent() {
+    let size = 3_000;
+    let template = {
+        let population = Population::new(20_261_129, size);
+        (0..size)
+            .map(|index| population.person(index))
+            .find(|p| {
+                p.employment
+                    .employer
+                    .and_then(|number| population.employer(number))
+                    .is_some_and(|employer| employer.size == EmployerSize::Large)
+            })
+            .unwrap()
+    };
+    let config = GovSimConfig {
+        size,
+        residents: vec![zhang_wei(template.index)],
+        ..GovSimConfig::default()
+    };
+    let platform = start(config, quiet()).await;
+    let population = platform.population();
+    let number = template.employment.employer.unwrap();
+    let employer = population.employer(number).unwrap();
+    let service = service_id("si.employer.staff").unwrap();
+    let fetch = |body: serde_json::Value| {
+        let (client, service) = (&platform.client, &service);
+        async move {
+            client
+                .call_as::<SiEmployerStaff>(service, None, None, body)
+                .await
+        }
+    };
+    assert!(
+        !population.has_staff_index(),
+        "the index is built on first use, not at start"
+    );
+
+    // The whole list, a page at a time.
+    let uscc = employer.uscc.as_str();
+    let first = fetch(json!({"uscc": uscc, "per_page": 7})).await.unwrap();
+    assert!(population.has_staff_index());
+    assert_eq!(first.employer_name, employer.name);
+    assert_eq!(first.uscc, uscc);
+    assert_eq!((first.page, first.per_page), (1, 7));
+    assert_eq!(first.as_of, bianmin_govsim::REFERENCE_DATE);
+    let mut listed = first.employees.clone();
+    let pages = first.total.div_ceil(7);
+    assert!(pages >= 2, "{} employees", first.total);
+    for page in 2..=pages {
+        let answer = fetch(json!({"uscc": uscc, "page": page, "per_page": 7}))
+            .await
+            .unwrap();
+        assert_eq!(answer.total, first.total);
+        assert_eq!(
+            answer.employees.len(),
+            if page < pages {
+                7
+            } else {
+                listed_rest(first.total, 7)
+            }
+        );
+        listed.extend(answer.employees);
+    }
+    let past = fetch(json!({"uscc": uscc, "page": pages + 1, "per_page": 7}))
+        .await
+        .unwrap();
+    assert!(past.employees.is_empty());
+    assert_eq!(past.total, first.total);
+    // Default paging: the first 50, the same people in the same order.
+    let default = fetch(json!({"uscc": uscc})).await.unwrap();
+    assert_eq!((default.page, default.per_page), (1, 50));
+    let shown = default.employees.len().min(listed.len());
+    assert_eq!(default.employees[..], listed[..shown]);
+
+    // The same people as a scan of the population finds, in masked-id-then-name order.
+    let scan = staff_by_scan(population);
+    let mut expected = scan[&number].clone();
+    expected.sort_by_key(masked);
+    assert_eq!(listed.len(), expected.len());
+    assert_eq!(
+        listed
+            .iter()
+            .map(|e| (e.resident_id_masked.clone(), e.name_masked.clone()))
+            .collect::<Vec<_>>(),
+        expected.iter().map(masked).collect::<Vec<_>>()
+    );
+    for person in &expected {
+        let entry = StaffMember::of(person);
+        assert!(listed.contains(&entry), "{entry:?}");
+        let status = SiStatus::of(population, person);
+        assert_eq!(entry.status, status.status);
+        assert_eq!(entry.insured_since, status.insured_since);
+        assert_eq!(entry.last_paid, status.last_paid);
+        assert_eq!(entry.base, status.base);
+        let recent = population
+            .contributions(person)
+            .iter()
+            .filter(|c| c.month >= bianmin_govsim::YearMonth::new(2025, 11))
+            .count();
+        assert_eq!(entry.months_paid_last_12 as usize, recent);
+        assert!(entry.months_paid_last_12 <= 12);
+    }
+    // The template, and 张伟 with his own masked id and name.
+    assert!(
+        listed
+            .iter()
+            .any(|e| (e.resident_id_masked.clone(), e.name_masked.clone()) == masked(&template))
+    );
+    let zhang = listed
+        .iter()
+        .find(|e| e.resident_id_masked == "510104********0039")
+        .expect("the named resident is listed");
+    assert_eq!(zhang.name_masked, "*伟");
+    assert_eq!(zhang.base, template.social_insurance.base);
+
+    // Every employer's count matches the scan (employers nobody works for have none).
+    for candidate in population.employers() {
+        let scanned = scan.get(&candidate.number).map_or(0, Vec::len);
+        assert_eq!(
+            population.staff_count(candidate.number),
+            scanned,
+            "{}",
+            candidate.name
+        );
+    }
+    let other = scan.keys().copied().find(|&n| n != number).unwrap();
+    let answer =
+        fetch(json!({"uscc": population.employer(other).unwrap().uscc.as_str(), "per_page": 200}))
+            .await
+            .unwrap();
+    assert_eq!(answer.total as usize, scan[&other].len());
+
+    // No clear resident id or full name anywhere in what came back.
+    let mut bodies = Vec::new();
+    for page in 1..=first.total.div_ceil(200) {
+        let body = platform
+            .client
+            .call(
+                &service,
+                None,
+                None,
+                json!({"uscc": uscc, "page": page, "per_page": 200}),
+            )
+            .await
+            .unwrap();
+        bodies.push(body.to_string());
+    }
+    for person in &expected {
+        for body in &bodies {
+            assert!(!body.contains(person.resident_id.as_str()), "a clear id");
+            assert!(!body.contains(&person.name), "a full name");
+            assert!(
+                !body.contains(&person.resident_id.as_str()[6..14]),
+                "a birth date"
+            );
+        }
+    }
+
+    // An unknown code is not found; paging out of range is refused.
+    let unknown = population.group().distributors()[0].uscc.as_str();
+    let error = fetch(json!({"uscc": unknown})).await.unwrap_err();
+    assert!(matches!(error, ExchangeError::NotFound), "{error:?}");
+    for bad in [
+        json!({"uscc": uscc, "per_page": 201}),
+        json!({"uscc": uscc, "per_page": 0}),
+        json!({"uscc": uscc, "page": 0}),
+        json!({"uscc": uscc, "subject_name": "x"}),
+        json!({"page": 1}),
+    ] {
+        let error = fetch(bad.clone()).await.unwrap_err();
+        assert!(
+            matches!(error, ExchangeError::Malformed(_)),
+            "{bad}: {error:?}"
+        );
+    }
+}
+
+/// How many are on the last page of `total` at `per_page` a page.
+fn listed_rest(total: u32, per_page: u32) -> usize {
+    match total % per_page {
+        0 => per_page as usize,
+        rest => rest as usize,
+    }
 }

@@ -5,7 +5,6 @@ use std::path::PathBuf;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use bianmin_govsim::Population;
 use bianmin_govsim::population::social_insurance::CardStatus;
 use bianmin_govsim::records::court::CourtCases;
 use bianmin_govsim::records::credit::CreditReportRecord;
@@ -15,13 +14,15 @@ use bianmin_govsim::records::enterprise::{
 use bianmin_govsim::records::housing_fund::{HpfAccount, HpfDeposits, MonthRangeRequest};
 use bianmin_govsim::records::identity::{IdentityVerification, IdentityVerifyRequest};
 use bianmin_govsim::records::social_insurance::{
-    ActivationOutcome, SiCard, SiCardActivation, SiContributions, SiStatus,
+    ActivationOutcome, MAX_STAFF_PAGE, SiCard, SiCardActivation, SiContributions, SiEmployerStaff,
+    SiStatus,
 };
 use bianmin_govsim::records::tax::{TaxIncome, TaxIncomeRequest};
 use bianmin_govsim::records::traffic::{
     FineNotification, NotifyOutcome, TrafficLicence, TrafficVehicles, TrafficViolations,
 };
 use bianmin_govsim::records::{DATA_KINDS, DateRange, SERVICE_CODES};
+use bianmin_govsim::{NamedResident, Population};
 
 fn schema(name: &str) -> jsonschema::Validator {
     let path =
@@ -220,6 +221,15 @@ fn generated_answers_match_their_schemas() {
             },
         ),
     );
+    // Staff lists: first pages of every tenth employer, a later page, one past the end.
+    let staff = validator("si.employer.staff");
+    for employer in population.employers().iter().step_by(10) {
+        for page in [1, 2, 1_000] {
+            let answer = SiEmployerStaff::of(&population, employer, page, MAX_STAFF_PAGE);
+            check(staff, "si.employer.staff", &answer);
+            *seen.entry("si.employer.staff").or_default() += answer.employees.len() as u32;
+        }
+    }
     for code in SERVICE_CODES
         .iter()
         .filter(|code| !code.starts_with("enterprise."))
@@ -246,6 +256,45 @@ fn generated_answers_match_their_schemas() {
             &SiCard::of(&population, &person, None),
         );
     }
+}
+
+#[test]
+fn staff_lists_with_named_residents_match_their_schema() {
+    let generated = Population::new(7, 2_000);
+    let template = (0..2_000)
+        .map(|index| generated.person(index))
+        .find(|p| p.employment.employer.is_some())
+        .unwrap();
+    let resident = |id: &str, name: &str, phone: &str| NamedResident {
+        resident_id: id.parse().unwrap(),
+        name: name.into(),
+        phone: phone.parse().unwrap(),
+        template: template.index,
+    };
+    let population = generated
+        .with_residents(vec![
+            resident("510104198803120039", "Alice Wang", "13800000001"),
+            resident("51010719920708002X", "欧阳娜娜", "13900000002"),
+        ])
+        .unwrap();
+    let employer = population
+        .employer(template.employment.employer.unwrap())
+        .unwrap();
+    let validator = schema("si.employer.staff");
+    let mut names = Vec::new();
+    let mut page = 1;
+    loop {
+        let answer = SiEmployerStaff::of(&population, employer, page, 50);
+        check(&validator, "si.employer.staff", &answer);
+        if answer.employees.is_empty() {
+            break;
+        }
+        names.extend(answer.employees.into_iter().map(|e| e.name_masked));
+        page += 1;
+    }
+    assert!(names.contains(&"A*********".to_owned()), "{names:?}");
+    assert!(names.contains(&"***娜".to_owned()), "{names:?}");
+    assert_eq!(names.len(), population.staff_count(employer.number));
 }
 
 #[test]
@@ -298,6 +347,10 @@ fn request_examples_match_their_schemas() {
         ),
         ("si.card.request", json!({"subject": subject})),
         ("si.card.activate.request", json!({"subject": subject})),
+        (
+            "si.employer.staff.request",
+            json!({"uscc": "91510104MA6C8B9X2L", "page": 2, "per_page": 200}),
+        ),
         ("traffic.licence.request", json!({"subject": subject})),
     ];
     for (name, example) in examples {
@@ -312,4 +365,14 @@ fn request_examples_match_their_schemas() {
         !schema("si.card.activate.request").is_valid(&json!({"subject": subject, "force": true})),
         "no unknown fields"
     );
+    let staff = schema("si.employer.staff.request");
+    assert!(staff.is_valid(&json!({"uscc": "91510104MA6C8B9X2L"})));
+    for bad in [
+        json!({}),
+        json!({"uscc": "91510104MA6C8B9X2L", "per_page": 201}),
+        json!({"uscc": "91510104MA6C8B9X2L", "page": 0}),
+        json!({"uscc": "91510104MA6C8B9X2L", "subject": subject}),
+    ] {
+        assert!(!staff.is_valid(&bad), "{bad}");
+    }
 }

@@ -25,7 +25,8 @@ use crate::records::enterprise::{
 use crate::records::housing_fund::{HpfAccount, HpfDeposits, MonthRangeRequest};
 use crate::records::identity::{IdentityVerification, IdentityVerifyRequest};
 use crate::records::social_insurance::{
-    ActivationOutcome, CARD_NOT_ACTIVE, SiCard, SiCardActivation, SiContributions, SiStatus,
+    ActivationOutcome, CARD_NOT_ACTIVE, EmployerStaffRequest, MAX_STAFF_PAGE, SiCard,
+    SiCardActivation, SiContributions, SiEmployerStaff, SiStatus,
 };
 use crate::records::tax::{TaxIncome, TaxIncomeRequest};
 use crate::records::traffic::{
@@ -227,6 +228,18 @@ impl AgencyHandler {
                         .ok_or(ServiceFailure::NotFound)?,
                 )
             }
+            "si.employer.staff" => {
+                let body: EmployerStaffRequest = parse(request)?;
+                let (page, per_page) = body.paging().ok_or_else(|| {
+                    ServiceFailure::Invalid(format!(
+                        "page 应不小于 1，per_page 应为 1 至 {MAX_STAFF_PAGE}（见 docs/schemas/si.employer.staff.request.json）"
+                    ))
+                })?;
+                let employer = population
+                    .employer_by_uscc(&body.uscc)
+                    .ok_or(ServiceFailure::NotFound)?;
+                answer(&SiEmployerStaff::of(population, employer, page, per_page))
+            }
             "tax.income" => {
                 let body: TaxIncomeRequest = parse(request)?;
                 answer(&TaxIncome::of(
@@ -395,6 +408,14 @@ impl ServiceHandler for AgencyHandler {
                 return Ok(json!({"balance": 1234.5, "unexpected": [1, 2, 3], "as_of": 20261129}));
             }
             _ => {}
+        }
+        if request.service.id.code == "si.employer.staff" && !self.population.has_staff_index() {
+            // The first staff request builds the index: one pass over the population (≈ 0.65 s
+            // per million people in a release build), off the async workers.
+            let population = Arc::clone(&self.population);
+            tokio::task::spawn_blocking(move || population.build_staff_index())
+                .await
+                .map_err(|_| ServiceFailure::Unavailable)?;
         }
         self.answer_for(request)
     }

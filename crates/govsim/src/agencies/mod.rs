@@ -105,7 +105,8 @@ impl ServiceSpec {
         }
     }
 
-    /// An idempotent service answering with a company's figures, no personal data.
+    /// An idempotent service answering with a company's own business data (its figures, or
+    /// its staff under masked names and ids): no consent, no subject.
     const fn company(code: &'static str) -> Self {
         Self {
             personal_data: false,
@@ -203,6 +204,8 @@ impl Agency {
             S::personal("si.card.activate")
                 .not_idempotent()
                 .of_kind("si.card"),
+            // An employer's own staff list, identified by masked names and ids only.
+            S::company("si.employer.staff"),
         ];
         const TAX: &[ServiceSpec] = &[S::personal("tax.income")];
         const TRAFFIC: &[ServiceSpec] = &[

@@ -14,11 +14,13 @@ mod names;
 pub(crate) mod numbering;
 pub mod risk;
 pub mod social_insurance;
+mod staff;
 pub mod tax;
 pub mod traffic;
 pub mod work;
 
 use std::collections::HashMap;
+use std::ops::Range;
 
 use chrono::NaiveDate;
 use rand::Rng;
@@ -142,6 +144,24 @@ impl SyntheticPerson {
     }
 }
 
+/// The first draws of a person's stream (see `Population::beginning`), and the stream,
+/// positioned to go on.
+struct Beginning {
+    slot: numbering::IdentitySlot,
+    rng: rand_chacha::ChaCha8Rng,
+    age: u32,
+    gender: Gender,
+    tier: DistrictTier,
+    fragility: f64,
+    carelessness: f64,
+    shock: f64,
+    name: String,
+    phone: PhoneNumber,
+    education: Education,
+    distributor: Option<u16>,
+    employment: Employment,
+}
+
 /// A synthetic population of `size` adults of Chengdu, generated from `seed`.
 #[derive(Debug, Clone)]
 pub struct Population {
@@ -153,6 +173,8 @@ pub struct Population {
     group: AGroup,
     residents: Vec<NamedResident>,
     named: HashMap<ResidentId, u32>,
+    /// Employer number → staff, built on first use (see [`Population::staff`]).
+    staff: staff::LazyStaff,
 }
 
 impl Population {
@@ -182,6 +204,7 @@ impl Population {
             group,
             residents: Vec::new(),
             named: HashMap::new(),
+            staff: staff::LazyStaff::default(),
         }
     }
 
@@ -198,6 +221,8 @@ impl Population {
         mut self,
         residents: Vec<NamedResident>,
     ) -> Result<Population, NamedResidentError> {
+        // The new residents may work somewhere: an index built before is out of date.
+        self.staff = staff::LazyStaff::default();
         for resident in residents {
             let resident = resident.checked(self.size)?;
             let id = &resident.resident_id;
@@ -249,9 +274,129 @@ impl Population {
         self.employers.get(usize::from(number))
     }
 
+    /// The employer with this 统一社会信用代码 (surrounding whitespace ignored), if the city
+    /// has one. A look through the 300 employers: well under a microsecond.
+    pub fn employer_by_uscc(&self, uscc: &str) -> Option<&Employer> {
+        let uscc = uscc.trim();
+        self.employers
+            .iter()
+            .find(|employer| employer.uscc.as_str() == uscc)
+    }
+
+    /// How many people employer `number` employs: the generated people whose
+    /// [`Employment::employer`] it is, and the named residents whose template's it is; 0 for
+    /// an unknown number.
+    ///
+    /// The first call (of this, [`Population::staff`] or
+    /// [`Population::build_staff_index`]) builds the staff index by one pass over the
+    /// population (see [`Population::build_staff_index`]); later calls are O(1).
+    pub fn staff_count(&self, number: u16) -> usize {
+        self.staff.get_or_build(self).staff(number).len()
+    }
+
+    /// The people at `positions` of employer `number`'s staff, generated on demand. The staff
+    /// are listed by masked resident id (`510104********0039`), then masked name (`*伟`),
+    /// then position in the population (named residents after the generated people), so the
+    /// order is stable and shows nothing the masked identifiers do not. Positions past the
+    /// end are left out; a named resident appears as themselves (their own id and name, their
+    /// template's records), next to the template.
+    pub fn staff(&self, number: u16, positions: Range<usize>) -> Vec<SyntheticPerson> {
+        let serials = self.staff.get_or_build(self).staff(number);
+        let end = positions.end.min(serials.len());
+        serials
+            .get(positions.start.min(end)..end)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|&serial| self.by_serial(serial))
+            .collect()
+    }
+
+    /// Builds the staff index now if it is not built yet (it is built on first use
+    /// otherwise). One pass over the population generating each person only up to their
+    /// employment: about 0.65 µs a person in a release build (a third of generating whole
+    /// people), ≈ 7 ms for 10,000 people, ≈ 0.65 s for a million, once. It keeps 4 bytes per
+    /// employed person (16 while sorting).
+    pub fn build_staff_index(&self) {
+        self.staff.get_or_build(self);
+    }
+
+    /// Whether the staff index is built.
+    pub fn has_staff_index(&self) -> bool {
+        self.staff.is_built()
+    }
+
+    /// The person with this serial (see `Population::serial`).
+    fn by_serial(&self, serial: u32) -> Option<SyntheticPerson> {
+        match serial.checked_sub(self.size) {
+            None => Some(self.person(serial)),
+            Some(position) => self.named_person(position),
+        }
+    }
+
+    /// The name of the person with this serial, without generating all of them.
+    fn name_of_serial(&self, serial: u32) -> String {
+        match serial.checked_sub(self.size) {
+            None => self.beginning(serial).name,
+            Some(position) => self
+                .residents
+                .get(position as usize)
+                .map(|resident| resident.name.clone())
+                .unwrap_or_default(),
+        }
+    }
+
     /// A集团 and its distributors.
     pub fn group(&self) -> &AGroup {
         &self.group
+    }
+
+    /// The first draws of person `index`'s stream, up to and including their employment:
+    /// what [`Population::person`] starts from, and all the staff index needs (a third of the
+    /// cost of the whole person).
+    fn beginning(&self, index: u32) -> Beginning {
+        let slot = self.codec.encode(index);
+        let mut rng = stream_rng(self.seed, u64::from(index), Stream::Person);
+        let age = REFERENCE_DATE
+            .years_since(slot.birth_date)
+            .unwrap_or(MIN_AGE);
+        let gender = slot.gender();
+        let tier = DistrictTier::of(slot.district);
+        let fragility: f64 = rng.sample(StandardNormal);
+        let care_noise: f64 = rng.sample(StandardNormal);
+        let carelessness = 0.3 * fragility + 0.954 * care_noise;
+        let shock: f64 = rng.sample(StandardNormal);
+
+        let name = names::full_name(&mut rng, gender, age);
+        let phone = names::mobile(&mut rng, self.seed, index);
+        let education = work::education(&mut rng, age);
+        let distributor = self.group.owned_by(index).first().copied();
+        let employment = work::employment(
+            &mut rng,
+            &work::WorkInputs {
+                employers: &self.employers,
+                hiring: &self.hiring,
+                age,
+                gender,
+                education,
+                tier,
+                distributor,
+            },
+        );
+        Beginning {
+            slot,
+            rng,
+            age,
+            gender,
+            tier,
+            fragility,
+            carelessness,
+            shock,
+            name,
+            phone,
+            education,
+            distributor,
+            employment,
+        }
     }
 
     /// Person `index`.
@@ -265,35 +410,22 @@ impl Population {
             "person {index} of a population of {}",
             self.size
         );
-        let slot = self.codec.encode(index);
-        let mut rng = stream_rng(self.seed, u64::from(index), Stream::Person);
+        let Beginning {
+            slot,
+            mut rng,
+            age,
+            gender,
+            tier,
+            fragility,
+            carelessness,
+            shock,
+            name,
+            phone,
+            education,
+            distributor,
+            employment,
+        } = self.beginning(index);
         let rng = &mut rng;
-        let age = REFERENCE_DATE
-            .years_since(slot.birth_date)
-            .unwrap_or(MIN_AGE);
-        let gender = slot.gender();
-        let tier = DistrictTier::of(slot.district);
-        let fragility: f64 = rng.sample(StandardNormal);
-        let care_noise: f64 = rng.sample(StandardNormal);
-        let carelessness = 0.3 * fragility + 0.954 * care_noise;
-        let shock: f64 = rng.sample(StandardNormal);
-
-        let name = names::full_name(rng, gender, age);
-        let phone = names::mobile(rng, self.seed, index);
-        let education = work::education(rng, age);
-        let distributor = self.group.owned_by(index).first().copied();
-        let employment = work::employment(
-            rng,
-            &work::WorkInputs {
-                employers: &self.employers,
-                hiring: &self.hiring,
-                age,
-                gender,
-                education,
-                tier,
-                distributor,
-            },
-        );
         let employer = employment.employer.and_then(|number| self.employer(number));
         let income = employment.monthly_income.fen() as f64 / 100.0;
         let traffic = traffic::generate(

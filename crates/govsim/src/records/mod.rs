@@ -24,13 +24,14 @@ use crate::calendar::{REFERENCE_DATE, YearMonth};
 /// The data kinds the simulated agencies serve: what a consent lists. Every service's data
 /// kind is its code, except `si.card.activate` (kind `si.card`) and `traffic.fine.notify` (kind
 /// `traffic.violations`).
-pub const DATA_KINDS: [&str; 15] = [
+pub const DATA_KINDS: [&str; 16] = [
     "identity.verify",
     "hpf.account",
     "hpf.deposits",
     "si.status",
     "si.contributions",
     "si.card",
+    "si.employer.staff",
     "tax.income",
     "traffic.vehicles",
     "traffic.violations",
@@ -44,7 +45,7 @@ pub const DATA_KINDS: [&str; 15] = [
 
 /// The codes of every service the simulated agencies provide, each with a request schema
 /// `docs/schemas/{code}.request.json` and a response schema `docs/schemas/{code}.json`.
-pub const SERVICE_CODES: [&str; 17] = [
+pub const SERVICE_CODES: [&str; 18] = [
     "identity.verify",
     "hpf.account",
     "hpf.deposits",
@@ -52,6 +53,7 @@ pub const SERVICE_CODES: [&str; 17] = [
     "si.contributions",
     "si.card",
     "si.card.activate",
+    "si.employer.staff",
     "tax.income",
     "traffic.vehicles",
     "traffic.violations",

@@ -1,15 +1,17 @@
-//! 社保局 `si.status`, `si.contributions`, `si.card` and `si.card.activate`.
+//! 社保局 `si.status`, `si.contributions`, `si.card`, `si.card.activate` and
+//! `si.employer.staff`.
 
 use chrono::{DateTime, FixedOffset, NaiveDate};
 use serde::{Deserialize, Serialize};
 
 use bianmin_core::Money;
+use bianmin_core::mask::{mask_name, mask_resident_id};
 
 use super::housing_fund::MonthRangeRequest;
 use super::{DateRange, as_of, beijing};
-use crate::calendar::YearMonth;
+use crate::calendar::{LAST_CLOSED_MONTH, YearMonth};
 use crate::population::social_insurance::{CardStatus, ContributionMonths, InsuredStatus, Scheme};
-use crate::population::{Population, SyntheticPerson};
+use crate::population::{Employer, Population, SyntheticPerson};
 
 /// Response of `si.status`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -240,4 +242,125 @@ pub struct SiCardActivation {
     pub electronic_activated_at: DateTime<FixedOffset>,
     /// Date the data describe.
     pub as_of: NaiveDate,
+}
+
+/// Largest page of `si.employer.staff`.
+pub const MAX_STAFF_PAGE: u32 = 200;
+
+/// Page size of `si.employer.staff` when none is asked for.
+pub const DEFAULT_STAFF_PAGE: u32 = 50;
+
+/// Request body of `si.employer.staff` (no `subject`: the employer asks about its own staff).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmployerStaffRequest {
+    /// The employer's 统一社会信用代码.
+    pub uscc: String,
+    /// Page number, from 1 (default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page: Option<u32>,
+    /// Page size, 1–200 (default 50).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_page: Option<u32>,
+}
+
+impl EmployerStaffRequest {
+    /// The page and page size asked for, defaults filled in; `None` if out of range (a page
+    /// of 0, a page size of 0 or above [`MAX_STAFF_PAGE`]).
+    pub fn paging(&self) -> Option<(u32, u32)> {
+        let page = self.page.unwrap_or(1);
+        let per_page = self.per_page.unwrap_or(DEFAULT_STAFF_PAGE);
+        (page >= 1 && (1..=MAX_STAFF_PAGE).contains(&per_page)).then_some((page, per_page))
+    }
+}
+
+/// One employee in `si.employer.staff`: identified only by masked name and id (JR/T 0171).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StaffMember {
+    /// Name with all but the last character hidden, e.g. `*伟`.
+    pub name_masked: String,
+    /// Resident id with the birth date and sequence hidden, e.g. `510104********0039`.
+    pub resident_id_masked: String,
+    /// Insured status, as `si.status` reports it.
+    pub status: InsuredStatus,
+    /// First month insured.
+    pub insured_since: Option<YearMonth>,
+    /// Last month contributed.
+    pub last_paid: Option<YearMonth>,
+    /// Months contributed among the last twelve closed months (2025-11 to 2026-10), 0–12.
+    pub months_paid_last_12: u32,
+    /// Current (or last) contribution base.
+    pub base: Money,
+}
+
+impl StaffMember {
+    /// `person`, as their employer sees them.
+    pub fn of(person: &SyntheticPerson) -> Self {
+        let insurance = &person.social_insurance;
+        let first = LAST_CLOSED_MONTH.plus(-11);
+        let months_paid_last_12 = insurance
+            .contributions()
+            .filter(|month| month.month >= first)
+            .count();
+        Self {
+            name_masked: mask_name(&person.name),
+            resident_id_masked: mask_resident_id(person.resident_id.as_str()),
+            status: insurance.status,
+            insured_since: insurance.insured_since,
+            last_paid: insurance.last_paid,
+            // At most the twelve months counted.
+            months_paid_last_12: u32::try_from(months_paid_last_12).unwrap_or(12),
+            base: insurance.base,
+        }
+    }
+}
+
+/// Response of `si.employer.staff`: an employer's staff and their insurance (单位参保人员缴费
+/// 情况), a page at a time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SiEmployerStaff {
+    /// The employer's registered name.
+    pub employer_name: String,
+    /// Its 统一社会信用代码.
+    pub uscc: String,
+    /// This page, ordered by masked resident id, then masked name.
+    pub employees: Vec<StaffMember>,
+    /// Employees in all pages.
+    pub total: u32,
+    /// Page number, from 1.
+    pub page: u32,
+    /// Page size.
+    pub per_page: u32,
+    /// Date the data describe.
+    pub as_of: NaiveDate,
+}
+
+impl SiEmployerStaff {
+    /// Page `page` (from 1) of `per_page` employees of `employer`; past the last page, no
+    /// employees. Builds the population's staff index on first use (see
+    /// [`Population::build_staff_index`]).
+    pub fn of(population: &Population, employer: &Employer, page: u32, per_page: u32) -> Self {
+        let page = page.max(1);
+        let per_page = per_page.clamp(1, MAX_STAFF_PAGE);
+        let start = (page as usize - 1).saturating_mul(per_page as usize);
+        let employees = population
+            .staff(
+                employer.number,
+                start..start.saturating_add(per_page as usize),
+            )
+            .iter()
+            .map(StaffMember::of)
+            .collect();
+        Self {
+            employer_name: employer.name.clone(),
+            uscc: employer.uscc.as_str().to_owned(),
+            employees,
+            total: u32::try_from(population.staff_count(employer.number)).unwrap_or(u32::MAX),
+            page,
+            per_page,
+            as_of: as_of(),
+        }
+    }
 }
