@@ -94,7 +94,7 @@ pub mod kinds {
 pub enum Purpose {
     /// 公积金查询: the citizen's own provident-fund account.
     ServiceHpfQuery,
-    /// 电子社保卡: the social-security card and insured status.
+    /// 电子社保卡: the social-security card, insured status and contribution records.
     ServiceSsCard,
     /// 交通违法查询与缴款: traffic violations, vehicles and licence, to show and pay fines.
     ServiceTraffic,
@@ -146,7 +146,7 @@ impl Purpose {
         use kinds::*;
         match self {
             Purpose::ServiceHpfQuery => &[HPF_ACCOUNT, HPF_DEPOSITS],
-            Purpose::ServiceSsCard => &[SI_CARD, SI_STATUS],
+            Purpose::ServiceSsCard => &[SI_CARD, SI_STATUS, SI_CONTRIBUTIONS],
             Purpose::ServiceTraffic => &[TRAFFIC_VIOLATIONS, TRAFFIC_VEHICLES, TRAFFIC_LICENCE],
             Purpose::LoanUnderwriting => &[
                 IDENTITY_VERIFY,

@@ -5,7 +5,7 @@ use uuid::Uuid;
 
 use bianmin_exchange::ClientId;
 
-use crate::record::{ListedRow, listed_columns, owned, stored_time};
+use crate::record::{ConsentRow, ListedRow, consent_columns, listed_columns, owned, stored_time};
 use crate::{Consent, ConsentError, ConsentLedger, ConsentUse, Purpose, Result};
 
 impl ConsentLedger {
@@ -30,7 +30,8 @@ impl ConsentLedger {
         rows.into_iter().map(|row| row.into_consent(now)).collect()
     }
 
-    /// The newest consent of `person_id` for `purpose` that `consumer` may use now: `ACTIVE`,
+    /// The newest consent of `person_id` for `purpose` that `consumer` may use now (its
+    /// `use_count` and `last_used_at` are not read here: 0 and `None`): `ACTIVE`,
     /// within its validity at `now`, and covering every kind of `data_kinds`. `None` when there
     /// is none (never asked, pending, rejected, revoked, expired or too narrow): the consumer
     /// must then ask the person. Whether a use is left in its frequency window is for
@@ -48,10 +49,11 @@ impl ConsentLedger {
         now: DateTime<Utc>,
     ) -> Result<Option<Consent>> {
         let now = stored_time(now);
+        // Plain rows (no use counts): this runs before every fetch.
         let rows = bianmin_store::on_pool!(&self.store, pool => {
-            sqlx::query_as::<_, ListedRow>(concat!(
+            sqlx::query_as::<_, ConsentRow>(concat!(
                 "SELECT ",
-                listed_columns!(),
+                consent_columns!(),
                 " FROM consents c WHERE c.person_id = $1 AND c.consumer = $2 \
                  AND c.purpose_code = $3 AND c.state = 'ACTIVE' AND c.valid_from <= $4 \
                  AND c.valid_until > $4 ORDER BY c.created_at DESC, c.id DESC"
@@ -64,7 +66,7 @@ impl ConsentLedger {
             .await?
         });
         for row in rows {
-            let consent = row.into_consent(now)?;
+            let consent = row.into_consent(0, None, now)?;
             if data_kinds
                 .iter()
                 .all(|kind| consent.data_kinds.contains(kind))

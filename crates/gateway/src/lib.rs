@@ -9,12 +9,15 @@
 //! 2. find the person's live consent for the caller's [`Purpose`] covering those kinds
 //!    ([`ConsentLedger::find_usable`]); none → [`FetchError::ConsentRequired`], **nothing is
 //!    sent** (the page then asks the person);
-//! 3. authorise the use of that consent for each kind under one fresh message id
+//! 3. if the client holds an answer fetched earlier under this consent, within the consent's
+//!    data life, return it: nothing is sent, so nothing counts against the consent's
+//!    frequency (a use, as in India's Account Aggregator, is a fetch from the provider);
+//! 4. otherwise authorise the use of that consent for each kind under one fresh message id
 //!    ([`ConsentLedger::authorize_use`]): revocation, expiry and the frequency window are
 //!    checked on the locked consent row and the use is recorded; a refusal is returned as
 //!    [`FetchError::Consent`] and **nothing is sent**;
-//! 4. open the person's resident id (the request's subject) from the [`PersonVault`];
-//! 5. call the service through the [`ExchangeClient`] as that same message id, so the
+//! 5. open the person's resident id (the request's subject) from the [`PersonVault`];
+//! 6. call the service through the [`ExchangeClient`] as that same message id, so the
 //!    consent's use and the signed message log name the same message.
 //!
 //! Revoking goes through [`Gateway::revoke`] / [`Gateway::revoke_all_for`], which also drop
@@ -109,8 +112,9 @@ pub struct Fetched<T> {
     pub value: T,
     /// The consent it was fetched under.
     pub consent_id: Uuid,
-    /// The exchange message id (the `consent_uses` rows and the message log name it).
-    pub message_id: Uuid,
+    /// The exchange message id (the `consent_uses` rows and the message log name it); `None`
+    /// when the answer came from the client's cache (nothing was sent, no use recorded).
+    pub message_id: Option<Uuid>,
     /// The service called.
     pub service: ServiceId,
     /// Time from the start of the fetch to the answer (consent checks included).
@@ -220,7 +224,8 @@ impl Gateway {
             )
             .await?
             .ok_or(FetchError::ConsentRequired { purpose })?;
-        self.call(def, consent.id, person_id, body, started).await
+        self.call(def, consent.id, person_id, body, started, true)
+            .await
     }
 
     /// Fetches `code` about person `person_id` under their consent `consent_id` (a journey
@@ -243,7 +248,16 @@ impl Gateway {
     ) -> Result<Fetched<T>, FetchError> {
         let started = Instant::now();
         let def = self.service(code)?;
-        self.call(def, consent_id, person_id, body, started).await
+        // Not known to be live yet: a cached answer is only served after the ledger says so.
+        let live = self
+            .0
+            .ledger
+            .get(consent_id, person_id, self.0.clock.now())
+            .await?
+            .state
+            == bianmin_consent::ConsentState::Active;
+        self.call(def, consent_id, person_id, body, started, live)
+            .await
     }
 
     async fn call<T: DeserializeOwned>(
@@ -253,7 +267,17 @@ impl Gateway {
         person_id: Uuid,
         body: Value,
         started: Instant,
+        live: bool,
     ) -> Result<Fetched<T>, FetchError> {
+        if live && let Some(value) = self.0.client.cached_as::<T>(&def.id, &consent_id, &body) {
+            return Ok(Fetched {
+                value,
+                consent_id,
+                message_id: None,
+                service: def.id.clone(),
+                elapsed: started.elapsed(),
+            });
+        }
         let message_id = Uuid::now_v7();
         let service = def.id.to_string();
         let now = self.0.clock.now();
@@ -278,7 +302,7 @@ impl Gateway {
         Ok(Fetched {
             value,
             consent_id,
-            message_id,
+            message_id: Some(message_id),
             service: def.id.clone(),
             elapsed: started.elapsed(),
         })

@@ -186,10 +186,10 @@ async fn a_fetch_under_consent_returns_the_data_and_one_use_names_the_logged_mes
 
     let uses = f.gateway.ledger().uses(consent.id, f.person).await.unwrap();
     assert_eq!(uses.len(), 1);
-    assert_eq!(uses[0].message_id, fetched.message_id);
+    assert_eq!(Some(uses[0].message_id), fetched.message_id);
     assert_eq!(uses[0].data_kind, "hpf.account");
     assert_eq!(uses[0].service, fetched.service.to_string());
-    assert_eq!(f.logged_messages().await, [fetched.message_id]);
+    assert_eq!(f.logged_messages().await, [fetched.message_id.unwrap()]);
 }
 
 #[tokio::test]
@@ -197,11 +197,12 @@ async fn revocation_takes_effect_on_the_next_call_even_for_a_cached_answer() {
     let f = Fixture::new().await;
     let consent = f.consent(10, Duration::days(30)).await;
     f.fetch_account().await.unwrap();
-    // The second answer comes from the client's cache (no new message), still counted as a use.
-    f.fetch_account().await.unwrap();
+    // The second answer comes from the client's cache: nothing sent, no use recorded.
+    let cached = f.fetch_account().await.unwrap();
+    assert_eq!(cached.message_id, None);
     assert_eq!(f.logged_messages().await.len(), 1);
     let before = f.gateway.ledger().uses(consent.id, f.person).await.unwrap();
-    assert_eq!(before.len(), 2);
+    assert_eq!(before.len(), 1);
 
     f.gateway
         .revoke(consent.id, f.person, &f.actor)
@@ -220,7 +221,7 @@ async fn revocation_takes_effect_on_the_next_call_even_for_a_cached_answer() {
     );
     assert_eq!(f.logged_messages().await.len(), 1, "nothing more was sent");
     let after = f.gateway.ledger().uses(consent.id, f.person).await.unwrap();
-    assert_eq!(after.len(), 2, "a refused use is not recorded");
+    assert_eq!(after.len(), 1, "a refused use is not recorded");
 }
 
 #[tokio::test]
@@ -244,11 +245,23 @@ async fn an_expired_consent_is_refused_and_nothing_is_sent() {
 }
 
 #[tokio::test]
-async fn a_spent_frequency_window_is_refused_even_when_the_answer_is_cached() {
+async fn a_spent_frequency_window_refuses_fetches_but_not_answers_already_held() {
     let f = Fixture::new().await;
-    f.consent(1, Duration::days(30)).await;
+    let consent = f.consent(1, Duration::days(30)).await;
     f.fetch_account().await.unwrap();
-    let err = f.fetch_account().await.unwrap_err();
+    // Within the data life, the answer already fetched is shown again without a use.
+    assert_eq!(f.fetch_account().await.unwrap().message_id, None);
+    // A new fetch needs a use, and the day's one is spent.
+    let err = f
+        .gateway
+        .fetch::<Value>(
+            f.person,
+            Purpose::ServiceHpfQuery,
+            "hpf.deposits",
+            json!({}),
+        )
+        .await
+        .unwrap_err();
     assert!(
         matches!(
             err,
@@ -257,6 +270,15 @@ async fn a_spent_frequency_window_is_refused_even_when_the_answer_is_cached() {
         "{err:?}"
     );
     assert_eq!(f.logged_messages().await.len(), 1);
+    assert_eq!(
+        f.gateway
+            .ledger()
+            .uses(consent.id, f.person)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 }
 
 #[tokio::test]

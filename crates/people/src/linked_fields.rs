@@ -2,6 +2,7 @@
 //! the owner's data key so that erasing the person erases them too.
 
 use bianmin_crypto::{DataKey, FieldAad, open_field, seal_field};
+use bianmin_store::Tx;
 use uuid::Uuid;
 
 use crate::record::{TABLE, corrupt};
@@ -53,6 +54,55 @@ impl PersonVault {
         check_place(place)?;
         let key = self.live_data_key(person_id).await?;
         open_field(&key, place, sealed).map_err(|_| corrupt(place.table, place.column))
+    }
+
+    /// As [`seal_for`](Self::seal_for), reading the person's wrapped key through `tx` (the
+    /// caller's open transaction) instead of another connection: for a domain that must seal
+    /// while it holds a write transaction (a pool of N connections would otherwise starve
+    /// when N transactions each wait for a second connection).
+    ///
+    /// # Errors
+    ///
+    /// As [`seal_for`](Self::seal_for).
+    pub async fn seal_for_in(
+        &self,
+        tx: &mut Tx,
+        person_id: Uuid,
+        place: &FieldAad<'_>,
+        plaintext: &[u8],
+    ) -> Result<Vec<u8>> {
+        check_place(place)?;
+        let key = self.live_data_key_in(tx, person_id).await?;
+        Ok(seal_field(&key, place, plaintext))
+    }
+
+    /// As [`open_for`](Self::open_for), through the caller's transaction (see
+    /// [`seal_for_in`](Self::seal_for_in)).
+    ///
+    /// # Errors
+    ///
+    /// As [`open_for`](Self::open_for).
+    pub async fn open_for_in(
+        &self,
+        tx: &mut Tx,
+        person_id: Uuid,
+        place: &FieldAad<'_>,
+        sealed: &[u8],
+    ) -> Result<Vec<u8>> {
+        check_place(place)?;
+        let key = self.live_data_key_in(tx, person_id).await?;
+        open_field(&key, place, sealed).map_err(|_| corrupt(place.table, place.column))
+    }
+
+    async fn live_data_key_in(&self, tx: &mut Tx, person_id: Uuid) -> Result<DataKey> {
+        let stored = bianmin_store::on_tx!(tx, conn => {
+            sqlx::query_scalar::<_, Option<Vec<u8>>>("SELECT data_key FROM persons WHERE id = $1")
+                .bind(person_id)
+                .fetch_optional(conn)
+                .await?
+        })
+        .ok_or(PeopleError::NotFound)?;
+        self.unwrap_data_key(&person_id, stored.as_deref())
     }
 
     /// The data key of a person who exists and is not erased.

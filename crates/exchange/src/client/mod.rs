@@ -74,6 +74,16 @@ struct Lane {
     permits: Semaphore,
 }
 
+/// SM3 of a request body as the caller gave it (no subject, no consent): the cache key's
+/// request part. `Null` and `{}` are the same request.
+fn cache_digest(body: &Value) -> Option<[u8; 32]> {
+    let bytes = match body {
+        Value::Null => b"{}".to_vec(),
+        other => serde_json::to_vec(other).ok()?,
+    };
+    Some(sm3_digest(&bytes))
+}
+
 /// A checker of response bodies, run before a response is logged as accepted or cached.
 type BodyCheck<'a> = &'a (dyn Fn(&Value) -> Result<(), String> + Send + Sync);
 
@@ -212,6 +222,31 @@ impl ExchangeClient {
         serde_json::from_value(value).map_err(|e| ExchangeError::BadResponse(e.to_string()))
     }
 
+    /// The cached answer of idempotent `service` to `body` under consent
+    /// `consent_id`, if one is held and still within the consent's data life; `None` otherwise
+    /// (also when caching is off or the answer does not deserialize as `T`). Sends nothing
+    /// and checks no consent: the caller has checked that the consent is live, and a revoked
+    /// consent's answers are dropped by [`forget_consent`](Self::forget_consent).
+    #[must_use]
+    pub fn cached_as<T: DeserializeOwned>(
+        &self,
+        service: &ServiceId,
+        consent_id: &Uuid,
+        body: &Value,
+    ) -> Option<T> {
+        if !self.config.cache {
+            return None;
+        }
+        let def = self.registry.service(service)?;
+        if !def.idempotent {
+            return None;
+        }
+        let value = self
+            .cache
+            .get(consent_id, service, &cache_digest(body)?, self.clock.now())?;
+        serde_json::from_value(value).ok()
+    }
+
     /// Drops every cached answer fetched under `consent_id`; call it when the consent is
     /// revoked.
     pub fn forget_consent(&self, consent_id: &Uuid) {
@@ -313,12 +348,13 @@ impl ExchangeClient {
         body: Value,
         check: BodyCheck<'_>,
     ) -> Result<Value, ExchangeError> {
+        // The cache key is the caller's body without the subject: a consent names exactly one
+        // subject, and entries are kept per consent.
+        let request_digest = cache_digest(&body);
         let (def, provider, url, body) = self.prepare(service, consent, subject, body)?;
-        let cache_key = match consent {
-            Some(consent) if self.config.cache && def.idempotent => {
-                let request = serde_json::to_vec(&body)
-                    .map_err(|e| ExchangeError::Malformed(e.to_string()))?;
-                Some((consent, sm3_digest(&request)))
+        let cache_key = match (consent, request_digest) {
+            (Some(consent), Some(digest)) if self.config.cache && def.idempotent => {
+                Some((consent, digest))
             }
             _ => None,
         };
