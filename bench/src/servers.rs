@@ -112,11 +112,20 @@ impl AppServer {
     /// SQLite database in it or the database at `database_url`. Development sign-in is on so
     /// that benchmarks can sign in as a demo persona.
     pub async fn start(database_url: Option<&str>) -> anyhow::Result<AppServer> {
+        AppServer::start_with(database_url, |_| {}).await
+    }
+
+    /// As [`start`](Self::start), with `configure` applied to the configuration last (e.g. to
+    /// start the simulated agencies).
+    pub async fn start_with(
+        database_url: Option<&str>,
+        configure: impl FnOnce(&mut Config),
+    ) -> anyhow::Result<AppServer> {
         let data_dir = tempfile::tempdir().context("cannot create a temporary data directory")?;
         // Defaults rather than `Config::load`: a `bianmin.toml` or `BIANMIN_*` variables
         // around the benchmark must not change what is measured.
         let defaults = Config::default();
-        let config = Config {
+        let mut config = Config {
             data_dir: data_dir.path().to_path_buf(),
             database_url: database_url.map(Secret::new),
             auth: AuthConfig {
@@ -126,6 +135,7 @@ impl AppServer {
             },
             ..defaults
         };
+        configure(&mut config);
         let state = bianmin_server::build_state(config, Arc::new(SystemClock))
             .await
             .context("cannot build the application")?;

@@ -11,6 +11,7 @@ use crate::load::LoadPlan;
 mod crypto;
 mod exchange;
 mod http;
+mod services;
 
 /// Every suite, in the order `all` runs them.
 pub const SUITES: &[Suite] = &[
@@ -28,6 +29,11 @@ pub const SUITES: &[Suite] = &[
         name: "exchange",
         about: "signed + encrypted exchange calls/s against plain HTTP, and a fan-out to 7 agencies with 50-200 ms latency against the slowest alone",
         run: |settings, figures| Box::pin(exchange::run(settings, figures)),
+    },
+    Suite {
+        name: "services",
+        about: "公积金 balance over HTTP with the answer cached and uncached against GET /api/v1/me, 50 concurrent duplicate fine payments, and fine payments/s",
+        run: |settings, figures| Box::pin(services::run(settings, figures)),
     },
 ];
 

@@ -30,7 +30,12 @@ use tower_http::trace::TraceLayer;
 use crate::auth::{self, SessionKey};
 use crate::config::Config;
 use crate::http::middleware::{self as mw, REQUEST_ID_HEADER};
-use crate::{audit, consents, hpf, openapi, ops, people, traffic, web};
+use crate::{audit, consents, hpf, institution, openapi, ops, people, sscard, traffic, web};
+
+/// Read-only service uses waiting to be written (beyond it they are written one by one).
+const USAGE_QUEUE: usize = 10_000;
+/// People whose district and age band are kept in memory.
+const DEMOGRAPHICS_CACHE: usize = 100_000;
 
 /// Everything a request handler may need; cheap to clone.
 #[derive(Clone)]
@@ -52,6 +57,13 @@ struct Inner {
     traffic: Option<TrafficService>,
     /// Wakes the background worker that reports fine payments to the 交管局.
     notifier: Notify,
+    /// District and age band per person, read off their resident id once.
+    demographics: std::sync::Mutex<
+        std::collections::HashMap<uuid::Uuid, Option<bianmin_services::Demographics>>,
+    >,
+    /// Events of read-only service uses, written in batches by a background worker.
+    usage_tx: tokio::sync::mpsc::Sender<bianmin_store::NewEvent>,
+    usage_rx: tokio::sync::Mutex<tokio::sync::mpsc::Receiver<bianmin_store::NewEvent>>,
     metrics: PrometheusHandle,
 }
 
@@ -109,6 +121,7 @@ impl AppState {
                 clock.clone(),
             )
         });
+        let (usage_tx, usage_rx) = tokio::sync::mpsc::channel(USAGE_QUEUE);
         AppState(Arc::new(Inner {
             config,
             store,
@@ -124,8 +137,92 @@ impl AppState {
             accounts,
             traffic,
             notifier: Notify::new(),
+            demographics: std::sync::Mutex::new(std::collections::HashMap::new()),
+            usage_tx,
+            usage_rx: tokio::sync::Mutex::new(usage_rx),
             metrics,
         }))
+    }
+
+    /// The district and age band of `person` (cached; `None` if their id cannot be read).
+    pub async fn demographics(&self, person: uuid::Uuid) -> Option<bianmin_services::Demographics> {
+        let cached = self
+            .0
+            .demographics
+            .lock()
+            .ok()
+            .and_then(|map| map.get(&person).copied());
+        if let Some(known) = cached {
+            return known;
+        }
+        let found = self
+            .vault()
+            .subject_of(person)
+            .await
+            .ok()
+            .map(|id| bianmin_services::Demographics::of(&id, self.clock().today_china()));
+        if let Ok(mut map) = self.0.demographics.lock() {
+            if map.len() >= DEMOGRAPHICS_CACHE {
+                map.clear();
+            }
+            map.insert(person, found);
+        }
+        found
+    }
+
+    /// Queues the event of a read-only service use for the batch writer; written at once in
+    /// its own transaction when the queue is full.
+    pub async fn record_usage(&self, event: bianmin_store::NewEvent) {
+        if let Err(tokio::sync::mpsc::error::TrySendError::Full(event)) =
+            self.0.usage_tx.try_send(event)
+        {
+            let written = async {
+                let mut tx = self.store().begin_write().await?;
+                tx.append_event(&event).await?;
+                tx.commit().await
+            }
+            .await;
+            if let Err(error) = written {
+                tracing::warn!(%error, "could not record a service use");
+            }
+        }
+    }
+
+    /// Writes queued usage events, up to `max` in one transaction; returns how many.
+    pub async fn flush_usage(&self, max: usize, wait: bool) -> usize {
+        let mut rx = self.0.usage_rx.lock().await;
+        let mut batch = Vec::new();
+        if wait {
+            match rx.recv().await {
+                Some(event) => batch.push(event),
+                None => return 0,
+            }
+        }
+        while batch.len() < max {
+            match rx.try_recv() {
+                Ok(event) => batch.push(event),
+                Err(_) => break,
+            }
+        }
+        drop(rx);
+        if batch.is_empty() {
+            return 0;
+        }
+        let written = async {
+            let mut tx = self.store().begin_write().await?;
+            for event in &batch {
+                tx.append_event(event).await?;
+            }
+            tx.commit().await
+        }
+        .await;
+        match written {
+            Ok(()) => batch.len(),
+            Err(error) => {
+                tracing::warn!(%error, events = batch.len(), "could not record service uses");
+                0
+            }
+        }
     }
 
     /// Citizens' bank accounts (simulated core banking).
@@ -261,6 +358,9 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/me/consents/{id}/revoke", post(consents::revoke))
         .route("/api/v1/me/hpf/account", get(hpf::my_account))
         .route("/api/v1/me/hpf/deposits", get(hpf::my_deposits))
+        .route("/api/v1/me/hpf/loan/quota", get(hpf::my_loan_quota))
+        .route("/api/v1/me/hpf/withdrawal", get(hpf::my_withdrawal))
+        .route("/api/v1/hpf/loan/schedule", post(hpf::loan_schedule))
         .route("/api/v1/me/traffic/vehicles", get(traffic::vehicles))
         .route("/api/v1/me/traffic/licence", get(traffic::licence))
         .route("/api/v1/me/traffic/violations", get(traffic::violations))
@@ -270,6 +370,16 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/v1/me/traffic/payments/{id}", get(traffic::payment))
         .route("/api/v1/me/bank-account", get(traffic::bank_account))
+        .route("/api/v1/me/sscard", get(sscard::my_card))
+        .route("/api/v1/me/sscard/activate", post(sscard::activate))
+        .route("/api/v1/me/sscard/qr", get(sscard::my_qr))
+        .route("/api/v1/me/sscard/revoke", post(sscard::revoke))
+        .route(
+            "/api/v1/me/sscard/contributions",
+            get(sscard::my_contributions),
+        )
+        .route("/api/v1/institution/sscard/verify", post(sscard::verify))
+        .route("/api/v1/institution/staff", get(institution::staff))
         .route(
             "/api/v1/persons/{id}",
             get(people::person).delete(people::erase_person),

@@ -113,6 +113,13 @@ pub struct ExchangeConfig {
     pub registry_file: Option<PathBuf>,
     /// Start the simulated agencies inside this process (on by default in `bianmin demo`).
     pub govsim: bool,
+    /// Keep agencies' answers in memory for the consent's data life, so that showing them
+    /// again sends nothing and uses nothing of the consent's frequency (on by default; off
+    /// to measure or debug every fetch).
+    pub response_cache: bool,
+    /// How many fetches a day a service consent allows (the platform's terms for the
+    /// `SERVICE_*` purposes; 1–1000).
+    pub consent_uses_per_day: u32,
 }
 
 impl Default for ExchangeConfig {
@@ -121,6 +128,8 @@ impl Default for ExchangeConfig {
             platform_id: "CN-CD/COM/bank/bianmin".into(),
             registry_file: None,
             govsim: false,
+            response_cache: true,
+            consent_uses_per_day: 50,
         }
     }
 }

@@ -30,12 +30,12 @@ struct Terms {
     data_life_days: u32,
 }
 
-fn offered_terms(purpose: Purpose) -> Option<Terms> {
+fn offered_terms(purpose: Purpose, per_day: u32) -> Option<Terms> {
     match purpose {
         Purpose::ServiceHpfQuery | Purpose::ServiceSsCard | Purpose::ServiceTraffic => {
             Some(Terms {
                 valid_days: 180,
-                per_day: 50,
+                per_day: per_day.clamp(1, 1_000),
                 history_months: 36,
                 data_life_days: 1,
             })
@@ -229,8 +229,8 @@ pub async fn detail(
 }
 
 /// Asks the signed-in person for a consent for one of the services, on the platform's terms
-/// (180 days, 50 uses a day, 36 months of history, data kept 1 day); they then approve or
-/// reject it.
+/// (180 days, `exchange.consent_uses_per_day` fetches a day (50 by default), 36 months of
+/// history, data kept 1 day); they then approve or reject it.
 #[utoipa::path(post, path = "/api/v1/me/consents", tag = "consents", request_body = NewConsent,
     responses((status = 201, body = ConsentView), (status = 401, body = Problem), (status = 422, body = Problem)))]
 pub async fn create(
@@ -240,15 +240,16 @@ pub async fn create(
 ) -> Result<(StatusCode, Json<ConsentView>), ApiError> {
     let person = own_person(&principal)?;
     let purpose: Purpose = body.purpose.parse()?;
-    let terms = offered_terms(purpose).ok_or_else(|| {
-        ApiError::invalid(
-            "consent.purpose_not_offered",
-            format!(
-                "「{}」的授权由对应业务流程发起，不能在此申请。",
-                purpose.text_zh()
-            ),
-        )
-    })?;
+    let terms =
+        offered_terms(purpose, state.config().exchange.consent_uses_per_day).ok_or_else(|| {
+            ApiError::invalid(
+                "consent.purpose_not_offered",
+                format!(
+                    "「{}」的授权由对应业务流程发起，不能在此申请。",
+                    purpose.text_zh()
+                ),
+            )
+        })?;
     let now = state.clock().now();
     let today = state.clock().today_china();
     let data_from = today

@@ -155,7 +155,10 @@ pub async fn build(
         keys.clone(),
         log,
         clock,
-        ClientConfig::default(),
+        ClientConfig {
+            cache: config.exchange.response_cache,
+            ..ClientConfig::default()
+        },
     ));
     Ok(Some(Exchange {
         keys,

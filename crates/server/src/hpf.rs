@@ -10,9 +10,16 @@ use axum::http::header::CACHE_CONTROL;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bianmin_consent::Purpose;
+use bianmin_core::Money;
+use bianmin_core::money::Rate;
 use bianmin_govsim::YearMonth;
 use bianmin_govsim::population::housing_fund::HousingFundStatus;
 use bianmin_govsim::records::housing_fund::{EntryKind, HpfAccount, HpfDeposits};
+use bianmin_services::hpf::loan::{
+    self, BorrowerType, HomeOrder, HpfError, LoanRules, LoanTerms, QuotaRequest, RepaymentMethod,
+    RepaymentSchedule,
+};
+use bianmin_services::hpf::withdrawal::{AccountFacts, AccountStatus, WithdrawalRules};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -21,6 +28,7 @@ use uuid::Uuid;
 
 use crate::app::AppState;
 use crate::auth::{Principal, Role};
+use crate::http::json::ApiJson;
 use crate::http::problem::{ApiError, Problem};
 use crate::http::query::ApiQuery;
 use crate::usage::Use;
@@ -313,4 +321,229 @@ async fn deposits_page(
         total,
         entries,
     })
+}
+
+// ---------- 公积金贷款试算 and 提取条件 ----------
+
+impl From<HpfError> for ApiError {
+    fn from(e: HpfError) -> ApiError {
+        match e {
+            HpfError::InvalidRules { .. } | HpfError::Overflow => ApiError::internal(e),
+            other => ApiError::invalid(other.code(), other.to_string()),
+        }
+    }
+}
+
+fn rules_unavailable(e: HpfError) -> ApiError {
+    ApiError::internal(format!("provident-fund rules do not load: {e}"))
+}
+
+fn money_field(text: &str, field: &'static str) -> Result<Money, ApiError> {
+    Money::parse(text).map_err(|_| {
+        ApiError::invalid(
+            "hpf.invalid_amount",
+            format!("{field} 须为以元为单位、最多两位小数的金额字符串，例如 \"500000.00\"。"),
+        )
+    })
+}
+
+/// Body of `POST /api/v1/hpf/loan/schedule`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleRequest {
+    /// Loan amount, yuan string, e.g. `"500000.00"`.
+    pub principal: String,
+    /// Term in months, 12–360.
+    pub term_months: u32,
+    /// `equal_instalment` (等额本息) or `equal_principal` (等额本金).
+    #[schema(value_type = String)]
+    pub method: RepaymentMethod,
+    /// `first` or `second` home: picks the configured rate when `annual_rate` is absent.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub home: Option<HomeOrder>,
+    /// Annual rate as a decimal string, e.g. `"0.026"`; default: the configured rate.
+    #[serde(default)]
+    pub annual_rate: Option<String>,
+}
+
+/// A provident-fund loan repayment schedule (公积金贷款试算), month by month. Open to anyone:
+/// nothing personal goes in or out. Interest is computed on the remaining principal at the
+/// monthly rate (annual ÷ 12) and rounded half-up to the fen each month; 等额本息 rounds the
+/// payment half-up to the fen and the last instalment clears the balance.
+#[utoipa::path(post, path = "/api/v1/hpf/loan/schedule", tag = "services", request_body = ScheduleRequest,
+    responses((status = 200, body = Object), (status = 422, body = Problem)))]
+pub async fn loan_schedule(
+    ApiJson(body): ApiJson<ScheduleRequest>,
+) -> Result<Json<RepaymentSchedule>, ApiError> {
+    let rules = LoanRules::embedded().map_err(rules_unavailable)?;
+    let principal = money_field(&body.principal, "principal")?;
+    let annual_rate = match &body.annual_rate {
+        Some(text) => Rate::parse(text).map_err(|_| {
+            ApiError::invalid(
+                "hpf.invalid_rate",
+                "annual_rate 须为小数形式的年利率字符串，例如 \"0.026\"。",
+            )
+        })?,
+        None => rules.annual_rate(body.home.unwrap_or(HomeOrder::First), body.term_months)?,
+    };
+    let terms = LoanTerms {
+        principal,
+        term_months: body.term_months,
+        annual_rate,
+        method: body.method,
+    };
+    Ok(Json(loan::schedule(&terms)?))
+}
+
+/// Query of `GET /api/v1/me/hpf/loan/quota`.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct QuotaQuery {
+    /// Total price of the home, yuan string.
+    pub house_price: String,
+    /// `single` or `couple` (default `single`).
+    #[param(value_type = Option<String>)]
+    pub borrower: Option<BorrowerType>,
+    /// `first` or `second` home (default `first`).
+    #[param(value_type = Option<String>)]
+    pub home: Option<HomeOrder>,
+    /// Term in months (default: the longest allowed).
+    pub term_months: Option<u32>,
+    /// `equal_instalment` (default) or `equal_principal`.
+    #[param(value_type = Option<String>)]
+    pub method: Option<RepaymentMethod>,
+}
+
+/// How much the signed-in citizen could borrow from the provident fund (可贷额度估算), from
+/// their account (balance, deposit base) and age, under the configured rules; says which limit
+/// binds and why. Needs a live `SERVICE_HPF_QUERY` consent.
+#[utoipa::path(get, path = "/api/v1/me/hpf/loan/quota", tag = "services", params(QuotaQuery),
+    responses((status = 200, body = Object), (status = 403, body = Problem), (status = 422, body = Problem)))]
+pub async fn my_loan_quota(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiQuery(query): ApiQuery<QuotaQuery>,
+) -> Result<Response, ApiError> {
+    let (person, gateway) = citizen_and_gateway(&state, &principal)?;
+    let house_price = money_field(&query.house_price, "house_price")?;
+    let usage = Use::start(&principal, person, "hpf.loan_quota", "hpf");
+    let result = async {
+        let rules = LoanRules::embedded().map_err(rules_unavailable)?;
+        let account = gateway
+            .fetch::<HpfAccount>(person, Purpose::ServiceHpfQuery, "hpf.account", json!({}))
+            .await
+            .map_err(no_account)?
+            .value;
+        let subject = state.vault().subject_of(person).await?;
+        let age = state
+            .clock()
+            .today_china()
+            .years_since(subject.birth_date())
+            .unwrap_or(0);
+        let request = QuotaRequest {
+            borrower: query.borrower.unwrap_or(BorrowerType::Single),
+            home: query.home.unwrap_or(HomeOrder::First),
+            account_balance: account.balance,
+            monthly_deposit_base: account.deposit_base,
+            house_price,
+            age,
+            term_months: query.term_months,
+            annual_rate: None,
+            method: query.method.unwrap_or(RepaymentMethod::EqualInstalment),
+        };
+        Ok::<_, ApiError>(rules.estimate_quota(&request)?)
+    }
+    .await;
+    usage.finish(&state, &result).await;
+    result.map(no_store)
+}
+
+/// Facts the citizen declares for the withdrawal check (the agencies do not hold them).
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct WithdrawalQuery {
+    /// Whether they own a home (租房 needs not).
+    pub owns_home: Option<bool>,
+    /// Whether they have a provident-fund loan (偿还公积金贷款).
+    pub has_hpf_loan: Option<bool>,
+    /// Whether they have a new job (离职 needs not).
+    pub re_employed: Option<bool>,
+}
+
+/// Which withdrawal purposes (购房, 租房, 退休, 离职, 偿还公积金贷款, 大病, 出境定居) the
+/// signed-in citizen's account qualifies for, each with the reasons and the maximum amount,
+/// under the configured rules. Facts the agencies do not hold come from the query; a missing
+/// one makes the purpose `unknown`, never a refusal. Needs a live `SERVICE_HPF_QUERY` consent.
+#[utoipa::path(get, path = "/api/v1/me/hpf/withdrawal", tag = "services", params(WithdrawalQuery),
+    responses((status = 200, body = Object), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn my_withdrawal(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiQuery(query): ApiQuery<WithdrawalQuery>,
+) -> Result<Response, ApiError> {
+    let (person, gateway) = citizen_and_gateway(&state, &principal)?;
+    let usage = Use::start(&principal, person, "hpf.withdrawal", "hpf");
+    let result = async {
+        let rules = WithdrawalRules::embedded().map_err(rules_unavailable)?;
+        let account = gateway
+            .fetch::<HpfAccount>(person, Purpose::ServiceHpfQuery, "hpf.account", json!({}))
+            .await
+            .map_err(no_account)?
+            .value;
+        let last = account.last_deposit;
+        let deposits = gateway
+            .fetch::<HpfDeposits>(
+                person,
+                Purpose::ServiceHpfQuery,
+                "hpf.deposits",
+                json!({ "from": last.plus(-35).to_string(), "to": last.to_string() }),
+            )
+            .await
+            .map_err(no_account)?
+            .value;
+        let months: std::collections::BTreeSet<YearMonth> = deposits
+            .entries
+            .iter()
+            .filter(|e| matches!(e.kind, EntryKind::Deposit))
+            .map(|e| e.month)
+            .collect();
+        let consecutive = (0..)
+            .take_while(|back| months.contains(&last.plus(-back)))
+            .count();
+        let subject = state.vault().subject_of(person).await?;
+        let today = state.clock().today_china();
+        let age = today.years_since(subject.birth_date()).unwrap_or(0);
+        // Simplified statutory retirement age (60 for men, 55 for women), before the gradual
+        // raise decided in 2024; marked as a simplification in the rules' notice.
+        let retirement_age = match subject.gender() {
+            bianmin_core::Gender::Male => 60,
+            bianmin_core::Gender::Female => 55,
+        };
+        let facts = AccountFacts {
+            status: match account.status {
+                HousingFundStatus::Active => AccountStatus::Active,
+                HousingFundStatus::Sealed => AccountStatus::Sealed,
+                HousingFundStatus::Closed => AccountStatus::Closed,
+            },
+            balance: account.balance,
+            months_contributed: account.months_contributed,
+            consecutive_recent_months: u32::try_from(consecutive).unwrap_or(0),
+            months_since_last_deposit: u32::try_from(
+                YearMonth::of(account.as_of).months_since(last).max(0),
+            )
+            .unwrap_or(0),
+            age,
+            reached_retirement_age: Some(age >= retirement_age),
+            owns_home: query.owns_home,
+            has_hpf_loan: query.has_hpf_loan,
+            re_employed: query.re_employed,
+        };
+        Ok::<_, ApiError>(json!({
+            "rules_version": rules.version(),
+            "facts": facts,
+            "assessments": rules.assess_all(&facts)?,
+        }))
+    }
+    .await;
+    usage.finish(&state, &result).await;
+    result.map(no_store)
 }

@@ -12,10 +12,12 @@ pub mod consents;
 pub mod exchange;
 pub mod hpf;
 pub mod http;
+pub mod institution;
 pub mod keys;
 pub mod openapi;
 pub mod ops;
 pub mod people;
+pub mod sscard;
 pub mod traffic;
 pub mod usage;
 pub mod web;
@@ -135,6 +137,7 @@ pub async fn serve(
     let grace = Duration::from_secs(state.config().http.shutdown_grace_secs);
     let store = state.store().clone();
     let workers = workers::spawn(state.clone());
+    let state_for_flush = state.clone();
     let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
     let signal = async move {
         shutdown.await;
@@ -157,7 +160,10 @@ pub async fn serve(
             server.abort();
         }
     }
-    workers.abort();
+    for worker in &workers {
+        worker.abort();
+    }
+    while state_for_flush.flush_usage(500, false).await > 0 {}
     store.close().await;
     tracing::info!("stopped");
     Ok(())

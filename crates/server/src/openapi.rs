@@ -5,7 +5,7 @@ use utoipa::OpenApi;
 
 use crate::auth::{self, Department, PrincipalView, Role};
 use crate::http::problem::Problem;
-use crate::{audit, consents, exchange, hpf, ops, people, traffic};
+use crate::{audit, consents, exchange, hpf, institution, ops, people, sscard, traffic};
 
 /// Every documented endpoint and schema.
 #[derive(OpenApi)]
@@ -18,8 +18,11 @@ use crate::{audit, consents, exchange, hpf, ops, people, traffic};
         people::my_profile, people::reveal_my_profile, people::person, people::reveal_person,
         people::erase_person, audit::entries, audit::verify,
         consents::list, consents::detail, consents::create, consents::approve, consents::reject,
-        consents::revoke, hpf::my_account, hpf::my_deposits, traffic::vehicles, traffic::licence,
+        consents::revoke, hpf::my_account, hpf::my_deposits, hpf::loan_schedule,
+        hpf::my_loan_quota, hpf::my_withdrawal, traffic::vehicles, traffic::licence,
         traffic::violations, traffic::pay, traffic::payments, traffic::payment, traffic::bank_account,
+        sscard::my_card, sscard::activate, sscard::my_qr, sscard::revoke, sscard::my_contributions,
+        sscard::verify, institution::staff,
     ),
     components(schemas(Problem, Role, Department, PrincipalView)),
     tags(
@@ -28,6 +31,7 @@ use crate::{audit, consents, exchange, hpf, ops, people, traffic};
         (name = "people", description = "个人信息（默认脱敏；明文读取须有角色与目的，并记入审计）"),
         (name = "audit", description = "防篡改审计日志"),
         (name = "consents", description = "我的授权：查看、同意、拒绝、撤回；每次使用均有记录"),
+        (name = "institutions", description = "机构端（医院、药店、用人单位）"),
         (name = "services", description = "便民服务（经统一接入标准、凭授权向政务部门查询）"),
     ),
 )]

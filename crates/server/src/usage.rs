@@ -4,7 +4,7 @@
 
 use std::time::Instant;
 
-use bianmin_services::{Channel, Demographics, ServiceUse};
+use bianmin_services::{Channel, ServiceUse};
 use uuid::Uuid;
 
 use crate::app::AppState;
@@ -49,12 +49,7 @@ impl Use {
     }
 
     async fn build(&self, state: &AppState, outcome: String) -> ServiceUse {
-        let demographics = state
-            .vault()
-            .subject_of(self.person_id)
-            .await
-            .ok()
-            .map(|id| Demographics::of(&id, state.clock().today_china()));
+        let demographics = state.demographics(self.person_id).await;
         ServiceUse {
             service: self.service,
             department: self.department,
@@ -66,16 +61,17 @@ impl Use {
         }
     }
 
-    /// Records a read-only use with its outcome, in a transaction of its own. A failure to
-    /// record is logged, never turned into the citizen's error.
+    /// Records a read-only use with its outcome. The event is queued and written with others
+    /// in one transaction within moments (group commit): a read has no transaction of its
+    /// own, and one durable write per read would cost more than the read. A failure to record
+    /// is logged, never turned into the citizen's error; events still queued when the process
+    /// dies are lost (they are analytics, not records of money).
     pub async fn finish<T>(self, state: &AppState, result: &Result<T, ApiError>) {
         let outcome = match result {
             Ok(_) => "ok".to_owned(),
             Err(e) => e.code().to_owned(),
         };
         let usage = self.build(state, outcome).await;
-        if let Err(error) = usage.record(state.store(), state.clock().now()).await {
-            tracing::warn!(%error, service = self.service, "could not record a service use");
-        }
+        state.record_usage(usage.event(state.clock().now())).await;
     }
 }

@@ -12,9 +12,21 @@ const TICK: Duration = Duration::from_secs(5);
 /// Payments reported per round.
 const BATCH: i64 = 50;
 
-/// Starts the workers; abort the handle to stop them.
-pub fn spawn(state: AppState) -> JoinHandle<()> {
-    tokio::spawn(async move {
+/// Service-use events written per transaction.
+const USAGE_BATCH: usize = 500;
+
+/// Starts the workers; abort the handles to stop them (then call
+/// [`AppState::flush_usage`] to write what is still queued).
+pub fn spawn(state: AppState) -> Vec<JoinHandle<()>> {
+    let usage = {
+        let state = state.clone();
+        tokio::spawn(async move {
+            loop {
+                state.flush_usage(USAGE_BATCH, true).await;
+            }
+        })
+    };
+    let notifier = tokio::spawn(async move {
         let Some(traffic) = state.traffic().cloned() else {
             return;
         };
@@ -35,5 +47,6 @@ pub fn spawn(state: AppState) -> JoinHandle<()> {
                 Err(error) => tracing::warn!(%error, "fine notification round failed"),
             }
         }
-    })
+    });
+    vec![usage, notifier]
 }

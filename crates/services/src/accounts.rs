@@ -159,17 +159,45 @@ impl Accounts {
                 &row.balance_enc,
             )
             .await
-            .map_err(|e| match e {
-                PeopleError::Corrupt { .. } => AccountError::Corrupt("balance does not open"),
-                other => AccountError::Vault(other),
-            })?;
-        let bytes: [u8; 8] = clear
-            .as_slice()
-            .try_into()
-            .map_err(|_| AccountError::Corrupt("balance has the wrong length"))?;
-        Ok(Money::from_fen(i64::from_be_bytes(bytes)))
+            .map_err(balance_error)?;
+        decode_balance(&clear)
     }
 
+    async fn balance_in(
+        &self,
+        tx: &mut Tx,
+        person_id: Uuid,
+        row: &Row,
+    ) -> Result<Money, AccountError> {
+        let clear = self
+            .vault
+            .open_for_in(
+                tx,
+                person_id,
+                &FieldAad::new(TABLE, BALANCE, row.id.as_bytes()),
+                &row.balance_enc,
+            )
+            .await
+            .map_err(balance_error)?;
+        decode_balance(&clear)
+    }
+}
+
+fn balance_error(e: PeopleError) -> AccountError {
+    match e {
+        PeopleError::Corrupt { .. } => AccountError::Corrupt("balance does not open"),
+        other => AccountError::Vault(other),
+    }
+}
+
+fn decode_balance(clear: &[u8]) -> Result<Money, AccountError> {
+    let bytes: [u8; 8] = clear
+        .try_into()
+        .map_err(|_| AccountError::Corrupt("balance has the wrong length"))?;
+    Ok(Money::from_fen(i64::from_be_bytes(bytes)))
+}
+
+impl Accounts {
     /// Debits `amount` from `person_id`'s account inside `tx` (a write transaction), on the
     /// locked row; returns the account and the new balance. Nothing is written when the
     /// balance does not cover it.
@@ -203,7 +231,7 @@ impl Accounts {
             .map_err(StoreError::from)?,
         }
         .ok_or(AccountError::NoAccount)?;
-        let balance = self.balance_of(person_id, &row).await?;
+        let balance = self.balance_in(tx, person_id, &row).await?;
         if balance.fen() < amount.fen() {
             return Err(AccountError::InsufficientFunds { available: balance });
         }
@@ -212,7 +240,8 @@ impl Accounts {
             .map_err(|_| AccountError::Corrupt("balance arithmetic overflowed"))?;
         let sealed = self
             .vault
-            .seal_for(
+            .seal_for_in(
+                tx,
                 person_id,
                 &FieldAad::new(TABLE, BALANCE, row.id.as_bytes()),
                 &after.fen().to_be_bytes(),

@@ -26,8 +26,10 @@ use crate::http::problem::ApiError;
 pub enum Role {
     /// A resident using the H5 pages in the bank app.
     Citizen,
-    /// An enterprise user (a distributor's owner, an institution).
+    /// An enterprise user (a distributor's owner).
     Enterprise,
+    /// Staff of an institution (hospital, pharmacy, employer) using the B-end services.
+    Institution,
     /// A government officer, scoped to one department.
     GovernmentOfficer,
     /// A bank operator (review queues, knowledge base, monitoring).
@@ -40,9 +42,10 @@ pub enum Role {
 
 impl Role {
     /// Every role, in display order.
-    pub const ALL: [Role; 6] = [
+    pub const ALL: [Role; 7] = [
         Role::Citizen,
         Role::Enterprise,
+        Role::Institution,
         Role::GovernmentOfficer,
         Role::BankOperator,
         Role::Auditor,
@@ -54,6 +57,7 @@ impl Role {
         match self {
             Role::Citizen => "citizen",
             Role::Enterprise => "enterprise",
+            Role::Institution => "institution",
             Role::GovernmentOfficer => "government_officer",
             Role::BankOperator => "bank_operator",
             Role::Auditor => "auditor",
@@ -71,6 +75,7 @@ impl Role {
         match self {
             Role::Citizen => "市民",
             Role::Enterprise => "企业用户",
+            Role::Institution => "机构用户",
             Role::GovernmentOfficer => "政府部门人员",
             Role::BankOperator => "银行运营人员",
             Role::Auditor => "审计人员",
@@ -82,6 +87,7 @@ impl Role {
     pub fn home(self) -> &'static str {
         match self {
             Role::Citizen | Role::Enterprise => "/citizen/",
+            Role::Institution => "/institution/",
             Role::GovernmentOfficer => "/cockpit/",
             Role::BankOperator | Role::Auditor | Role::Admin => "/console/",
         }
@@ -123,7 +129,48 @@ pub const DEPARTMENTS: [Department; 5] = [
 
 /// Looks up a department by code.
 pub fn department(code: &str) -> Option<Department> {
-    DEPARTMENTS.into_iter().find(|d| d.code == code)
+    DEPARTMENTS
+        .into_iter()
+        .chain(INSTITUTIONS)
+        .find(|d| d.code == code)
+}
+
+/// The institutions of the demo (B-end): their staff sign in with role
+/// [`Role::Institution`] and the institution as their "department". Fictional names.
+pub const INSTITUTIONS: [Department; 3] = [
+    Department {
+        code: "inst-hospital",
+        name: "成都市第一人民医院（示例）",
+    },
+    Department {
+        code: "inst-pharmacy",
+        name: "成都市民大药房（示例）",
+    },
+    Department {
+        code: "inst-employer",
+        name: "用人单位（示例）",
+    },
+];
+
+/// What kind of institution a principal works for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InstitutionKind {
+    /// A hospital: verifies social-security QR codes.
+    Hospital,
+    /// A pharmacy: verifies social-security QR codes.
+    Pharmacy,
+    /// An employer: sees its own employees' contribution status.
+    Employer,
+}
+
+/// The kind of the institution with this code.
+pub fn institution_kind(code: &str) -> Option<InstitutionKind> {
+    match code {
+        "inst-hospital" => Some(InstitutionKind::Hospital),
+        "inst-pharmacy" => Some(InstitutionKind::Pharmacy),
+        "inst-employer" => Some(InstitutionKind::Employer),
+        _ => None,
+    }
 }
 
 /// The authenticated caller of a request, loaded from its session.
@@ -139,7 +186,7 @@ pub struct Principal {
     pub role: Role,
     /// Masked display name.
     pub display_name: String,
-    /// Department (government officers only).
+    /// Department (government officers) or institution (institution staff).
     pub department: Option<Department>,
     /// The person record (citizens and enterprise owners), whose personal data is encrypted.
     pub person_id: Option<Uuid>,

@@ -7,7 +7,7 @@
 use bianmin_core::{PhoneNumber, ResidentId};
 use bianmin_govsim::population::NamedResident;
 use bianmin_govsim::population::housing_fund::HousingFundStatus;
-use bianmin_govsim::population::social_insurance::InsuredStatus;
+use bianmin_govsim::population::social_insurance::{CardStatus, InsuredStatus};
 use bianmin_govsim::{Population, SyntheticPerson};
 use bianmin_people::NewPerson;
 use bianmin_store::on_pool;
@@ -58,7 +58,7 @@ const fn staff(
 }
 
 /// Every demo persona.
-pub const PERSONAS: [Persona; 10] = [
+pub const PERSONAS: [Persona; 13] = [
     Persona {
         id: "citizen-zhang",
         role: Role::Citizen,
@@ -86,6 +86,27 @@ pub const PERSONAS: [Persona; 10] = [
         phone: Some("13700000003"),
         description: "A集团下游经销商（小微企业主）",
     },
+    staff(
+        "institution-hospital",
+        Role::Institution,
+        "何静",
+        Some("inst-hospital"),
+        "医院收费处，扫码核验电子社保卡",
+    ),
+    staff(
+        "institution-pharmacy",
+        Role::Institution,
+        "孙丽",
+        Some("inst-pharmacy"),
+        "定点药店，扫码核验电子社保卡",
+    ),
+    staff(
+        "institution-employer",
+        Role::Institution,
+        "郑凯",
+        Some("inst-employer"),
+        "用人单位人事专员，查看本单位职工参保缴费情况（张伟的单位）",
+    ),
     staff(
         "officer-hpf",
         Role::GovernmentOfficer,
@@ -247,10 +268,11 @@ fn fits(persona: &str, id: &ResidentId, p: &SyntheticPerson) -> bool {
     }
     let hpf = p.housing_fund.as_ref().map(|fund| fund.status);
     match persona {
-        // Employed, depositing into the provident fund and social insurance, a car with an
-        // unpaid fine, a clean court record.
+        // Employed, depositing into the provident fund and social insurance with a working
+        // social-security card, a car with an unpaid fine, a clean court record.
         "citizen-zhang" => {
             p.employment.employer.is_some()
+                && p.social_insurance.card == CardStatus::Active
                 && hpf == Some(HousingFundStatus::Active)
                 && p.social_insurance.status == InsuredStatus::Contributing
                 && !p.traffic.vehicles.is_empty()
