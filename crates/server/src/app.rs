@@ -30,7 +30,7 @@ use tower_http::trace::TraceLayer;
 use crate::auth::{self, SessionKey};
 use crate::config::Config;
 use crate::http::middleware::{self as mw, REQUEST_ID_HEADER};
-use crate::{audit, consents, hpf, institution, openapi, ops, people, sscard, traffic, web};
+use crate::{audit, consents, hall, hpf, institution, openapi, ops, people, sscard, traffic, web};
 
 /// Read-only service uses waiting to be written (beyond it they are written one by one).
 const USAGE_QUEUE: usize = 10_000;
@@ -370,6 +370,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/v1/me/traffic/payments/{id}", get(traffic::payment))
         .route("/api/v1/me/bank-account", get(traffic::bank_account))
+        .route("/api/v1/me/services", get(hall::hall))
         .route("/api/v1/me/sscard", get(sscard::my_card))
         .route("/api/v1/me/sscard/activate", post(sscard::activate))
         .route("/api/v1/me/sscard/qr", get(sscard::my_qr))

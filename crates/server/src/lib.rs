@@ -10,6 +10,7 @@ pub mod auth;
 pub mod config;
 pub mod consents;
 pub mod exchange;
+pub mod hall;
 pub mod hpf;
 pub mod http;
 pub mod institution;

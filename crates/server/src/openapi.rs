@@ -5,7 +5,7 @@ use utoipa::OpenApi;
 
 use crate::auth::{self, Department, PrincipalView, Role};
 use crate::http::problem::Problem;
-use crate::{audit, consents, exchange, hpf, institution, ops, people, sscard, traffic};
+use crate::{audit, consents, exchange, hall, hpf, institution, ops, people, sscard, traffic};
 
 /// Every documented endpoint and schema.
 #[derive(OpenApi)]
@@ -22,7 +22,7 @@ use crate::{audit, consents, exchange, hpf, institution, ops, people, sscard, tr
         hpf::my_loan_quota, hpf::my_withdrawal, traffic::vehicles, traffic::licence,
         traffic::violations, traffic::pay, traffic::payments, traffic::payment, traffic::bank_account,
         sscard::my_card, sscard::activate, sscard::my_qr, sscard::revoke, sscard::my_contributions,
-        sscard::verify, institution::staff,
+        sscard::verify, institution::staff, hall::hall,
     ),
     components(schemas(Problem, Role, Department, PrincipalView)),
     tags(

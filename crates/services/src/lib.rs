@@ -8,6 +8,7 @@
 #![warn(missing_docs)]
 
 pub mod accounts;
+pub mod catalogue;
 pub mod events;
 pub mod hpf;
 pub mod sscard;
