@@ -501,13 +501,20 @@ async fn a_citizen_authorises_a_provident_fund_query_sees_the_account_and_revoke
         "[data-testid='consent-detail'][data-state='ACTIVE']",
     )
     .await;
-    assert_eq!(
-        client
-            .find_all(Locator::Css("[data-testid='consent-use']"))
-            .await
-            .unwrap()
-            .len(),
-        1
+    // Every fetch the page made is on record: the account, and the deposit history its
+    // sections load (an answer shown again from the cache is not a new use).
+    let uses = client
+        .find_all(Locator::Css("[data-testid='consent-use']"))
+        .await
+        .unwrap();
+    assert!(!uses.is_empty());
+    let mut kinds = Vec::new();
+    for used in &uses {
+        kinds.push(used.text().await.unwrap());
+    }
+    assert!(
+        kinds.iter().any(|k| k.contains("住房公积金账户")),
+        "{kinds:?}"
     );
     std::fs::write(
         shots.join("citizen-consent-detail.png"),
@@ -541,6 +548,533 @@ async fn a_citizen_authorises_a_provident_fund_query_sees_the_account_and_revoke
     )
     .await;
 
+    sign_out(&client).await;
+    client.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_citizen_pays_a_traffic_fine_and_gets_a_receipt() {
+    let Some(driver) = start_driver().await else {
+        return;
+    };
+    let app = common::spawn_app_with(|c| c.exchange.govsim = true).await;
+    let client = browser(&driver).await;
+    client.set_window_size(390, 844).await.unwrap();
+    sign_in(&client, &app, "citizen-zhang").await;
+    let shots = screenshot_dir();
+
+    // From the home grid to 交通罚没; no consent yet, so the page asks for one.
+    wait_for(&client, "[data-service='traffic'][data-status='live']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    wait_for(
+        &client,
+        "[data-testid='consent-prompt'][data-state='intro']",
+    )
+    .await;
+    wait_for(&client, "[data-testid='consent-start']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    let kinds = text_of(&client, "[data-testid='consent-kinds']").await;
+    assert!(kinds.contains("交通违法记录"), "{kinds}");
+    wait_for(&client, "[data-testid='consent-approve']")
+        .await
+        .click()
+        .await
+        .unwrap();
+
+    // Approved: licence, vehicles (plates masked) and violations from the 交管局.
+    wait_for(&client, "[data-testid='traffic-body'][data-state='ready']").await;
+    let licence = text_of(&client, "[data-testid='licence']").await;
+    assert!(licence.contains("/ 12 分"), "{licence}");
+    let vehicles = text_of(&client, "[data-testid='vehicles']").await;
+    assert!(vehicles.contains('*'), "{vehicles}");
+
+    // Select the first unpaid fine: the total is its amount due.
+    let fine = wait_for(&client, "[data-testid='violation'][data-status='unpaid']").await;
+    let id = fine.attr("data-id").await.unwrap().unwrap();
+    let amount = fine.attr("data-amount").await.unwrap().unwrap();
+    assert_eq!(id.len(), 20, "{id}");
+    let select = fine
+        .find(Locator::Css("[data-testid='violation-select']"))
+        .await
+        .unwrap();
+    client
+        .execute(
+            "arguments[0].scrollIntoView({ block: 'center' });",
+            vec![serde_json::to_value(&select).unwrap()],
+        )
+        .await
+        .unwrap();
+    select.click().await.unwrap();
+    let total = text_of(&client, "[data-testid='pay-total']").await;
+    assert_eq!(total.trim_start_matches('¥').replace(',', ""), amount);
+    std::fs::write(
+        shots.join("citizen-traffic-fines.png"),
+        client.screenshot().await.unwrap(),
+    )
+    .unwrap();
+
+    // 缴款 → the confirmation sheet → 确认缴款 → the electronic receipt.
+    wait_for(&client, "[data-testid='pay-button']:not([disabled])")
+        .await
+        .click()
+        .await
+        .unwrap();
+    wait_for(&client, "[data-testid='pay-confirm']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    wait_for(&client, "[data-testid='receipt']").await;
+    let receipt_no = text_of(&client, "[data-testid='receipt-no']").await;
+    assert!(!receipt_no.trim().is_empty());
+    let paid = text_of(&client, "[data-testid='receipt-amount']").await;
+    assert_eq!(paid.replace(',', ""), amount);
+
+    // The background worker tells the 交管局; the page polls until it has acknowledged.
+    client
+        .wait()
+        .at_most(Duration::from_secs(30))
+        .for_element(Locator::Css(
+            "[data-testid='receipt'][data-notify='acknowledged']",
+        ))
+        .await
+        .expect("the 交管局 acknowledges the payment");
+    assert!(
+        text_of(&client, "[data-testid='receipt-notify']")
+            .await
+            .contains("交管部门已确认")
+    );
+    std::fs::write(
+        shots.join("citizen-traffic-receipt.png"),
+        client.screenshot().await.unwrap(),
+    )
+    .unwrap();
+
+    // Back on the list, the fine shows as paid.
+    client.goto(&app.url("/citizen/traffic/")).await.unwrap();
+    wait_for(&client, "[data-testid='traffic-body'][data-state='ready']").await;
+    wait_for(
+        &client,
+        &format!("[data-testid='violation'][data-id='{id}'][data-status='paid']"),
+    )
+    .await;
+
+    // Exactly one payment, for that fine.
+    let token = app.login("citizen-zhang").await;
+    let payments: serde_json::Value = app
+        .get_as("/api/v1/me/traffic/payments", &token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let items = payments["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{payments}");
+    assert_eq!(items[0]["receipt_no"], receipt_no.trim());
+    assert_eq!(items[0]["amount"], amount.as_str());
+    assert_eq!(items[0]["fines"][0]["violation_id"], id.as_str());
+
+    sign_out(&client).await;
+    client.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_citizen_shows_a_dynamic_qr_code_that_a_hospital_verifies() {
+    let Some(driver) = start_driver().await else {
+        return;
+    };
+    let persona = "citizen-zhang";
+    let app = common::spawn_app_with(|c| c.exchange.govsim = true).await;
+    let client = browser(&driver).await;
+    client.set_window_size(390, 844).await.unwrap();
+    sign_in(&client, &app, persona).await;
+    let shots = screenshot_dir();
+
+    // From the home grid to 电子社保卡; no consent yet, so the page asks for one.
+    wait_for(&client, "[data-service='sscard'][data-status='live']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    wait_for(&client, "[data-testid='sscard-body'][data-state='consent']").await;
+    wait_for(&client, "[data-testid='consent-start']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    wait_for(&client, "[data-testid='consent-approve']")
+        .await
+        .click()
+        .await
+        .unwrap();
+
+    // Approved: the card (masked, active, not yet bound) and the contributions.
+    wait_for(&client, "[data-testid='sscard-body'][data-state='ready']").await;
+    let card = text_of(&client, "[data-testid='sscard-card']").await;
+    assert!(card.contains("****"), "{card}");
+    assert!(card.contains("正常"), "{card}");
+    let contributions = text_of(&client, "[data-testid='contributions']").await;
+    for insurance in ["养老保险", "医疗保险", "失业保险", "工伤保险", "生育保险"]
+    {
+        assert!(contributions.contains(insurance), "{contributions}");
+    }
+
+    // 申领 binds the card to this browser's device id; the QR code follows.
+    wait_for(&client, "[data-testid='sscard-activate']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    let qr = wait_for(&client, "[data-testid='sscard-qr'] svg").await;
+    let (_, _, width, height) = qr.rectangle().await.unwrap();
+    assert!(
+        width >= 200.0 && (width - height).abs() < 1.0,
+        "{width}×{height}"
+    );
+    let text = wait_for(&client, "[data-testid='sscard-qr']")
+        .await
+        .attr("data-text")
+        .await
+        .unwrap()
+        .expect("the QR text");
+    assert_eq!(text.len(), 156, "{text}");
+    assert!(text.starts_with("BMSS1."), "{text}");
+    let countdown = wait_for(&client, "[data-testid='sscard-countdown']")
+        .await
+        .attr("data-remaining")
+        .await
+        .unwrap()
+        .unwrap_or_default();
+    let remaining: u32 = countdown.parse().unwrap_or(0);
+    assert!((1..=60).contains(&remaining), "{countdown}");
+    assert!(
+        text_of(&client, "[data-qr='area']")
+            .await
+            .contains("出示给医院、药店扫码")
+    );
+    // The device id is kept; the code itself is stored nowhere.
+    let stored = client
+        .execute(
+            "return JSON.stringify([localStorage.getItem('bianmin.device_id'), \
+             Object.keys(localStorage), Object.keys(sessionStorage)]);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let stored = stored.as_str().unwrap();
+    assert!(!stored.contains(&text[6..40]), "{stored}");
+    assert!(!stored.starts_with("[null"), "{stored}");
+    client
+        .execute(
+            "document.querySelector('.qr-card').scrollIntoView({ block: 'center' });",
+            vec![],
+        )
+        .await
+        .unwrap();
+    std::fs::write(
+        shots.join("citizen-sscard-qr.png"),
+        client.screenshot().await.unwrap(),
+    )
+    .unwrap();
+    client
+        .execute(
+            "document.querySelector('[data-testid=contributions]').scrollIntoView({ block: 'start' });",
+            vec![],
+        )
+        .await
+        .unwrap();
+    std::fs::write(
+        shots.join("citizen-sscard-contributions.png"),
+        client.screenshot().await.unwrap(),
+    )
+    .unwrap();
+
+    // The hospital's counter, in the same browser: the code verifies, with the masked holder.
+    sign_out(&client).await;
+    client.set_window_size(1366, 900).await.unwrap();
+    sign_in(&client, &app, "institution-hospital").await;
+    let body = client.find(Locator::Css("body")).await.unwrap();
+    assert_eq!(
+        body.attr("data-page").await.unwrap().as_deref(),
+        Some("institution-home")
+    );
+    assert!(
+        text_of(&client, "[data-testid='department']")
+            .await
+            .contains("医院")
+    );
+    let input = wait_for(&client, "[data-testid='scan-input']").await;
+    input.send_keys(&text).await.unwrap();
+    wait_for(&client, "[data-testid='scan-submit']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    wait_for(&client, "[data-testid='verdict'][data-result='valid']").await;
+    assert_eq!(
+        text_of(&client, "[data-testid='verdict-holder']").await,
+        "*伟"
+    );
+    std::fs::write(
+        shots.join("institution-verify-valid.png"),
+        client.screenshot().await.unwrap(),
+    )
+    .unwrap();
+
+    // One character changed in the middle (in the signature): forged. A scanner ends with Enter.
+    let mut tampered = text.clone().into_bytes();
+    let i = 78;
+    tampered[i] = if tampered[i] == b'A' { b'B' } else { b'A' };
+    let tampered = String::from_utf8(tampered).unwrap();
+    let input = wait_for(&client, "[data-testid='scan-input']").await;
+    input.send_keys(&format!("{tampered}\n")).await.unwrap();
+    wait_for(&client, "[data-testid='verdict'][data-result='forged']").await;
+    assert!(
+        text_of(&client, "[data-testid='verdict']")
+            .await
+            .contains("无效")
+    );
+    let history = client
+        .find_all(Locator::Css("[data-testid='scan-history'] [data-result]"))
+        .await
+        .unwrap();
+    assert_eq!(history.len(), 2);
+    assert_eq!(
+        history[0].attr("data-result").await.unwrap().as_deref(),
+        Some("forged")
+    );
+    std::fs::write(
+        shots.join("institution-verify-forged.png"),
+        client.screenshot().await.unwrap(),
+    )
+    .unwrap();
+    sign_out(&client).await;
+
+    // Two minutes later the same code (a screenshot of it) has expired.
+    app.clock.advance(chrono::TimeDelta::seconds(120));
+    let hospital = app.login("institution-hospital").await;
+    let scan = |code: String| {
+        let app = &app;
+        let hospital = &hospital;
+        async move {
+            let verdict: serde_json::Value = app
+                .post_as(
+                    "/api/v1/institution/sscard/verify",
+                    hospital,
+                    &json!({ "code": code }),
+                )
+                .await
+                .json()
+                .await
+                .unwrap();
+            verdict
+        }
+    };
+    let verdict = scan(text.clone()).await;
+    assert_eq!(verdict["result"], "expired", "{verdict}");
+    assert!(verdict["holder_name"].is_null(), "{verdict}");
+
+    // Back on the phone (the same browser, so the same device id): the card is still bound, a
+    // fresh code shows without 申领. 解绑/挂失本设备 revokes it at once.
+    client.set_window_size(390, 844).await.unwrap();
+    sign_in(&client, &app, persona).await;
+    client.goto(&app.url("/citizen/sscard/")).await.unwrap();
+    let fresh = wait_for(&client, "[data-testid='sscard-qr']")
+        .await
+        .attr("data-text")
+        .await
+        .unwrap()
+        .expect("the QR text");
+    assert_ne!(fresh, text);
+    assert_eq!(scan(fresh.clone()).await["result"], "valid");
+    wait_for(&client, "[data-testid='sscard-revoke']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    let confirm = wait_for(&client, "[data-testid='sscard-revoke-confirm']").await;
+    tokio::time::sleep(Duration::from_millis(400)).await; // the sheet slides in
+    std::fs::write(
+        shots.join("citizen-sscard-revoke.png"),
+        client.screenshot().await.unwrap(),
+    )
+    .unwrap();
+    confirm.click().await.unwrap();
+    wait_for(&client, "[data-testid='sscard-activate']").await;
+    std::fs::write(
+        shots.join("citizen-sscard-unbound.png"),
+        client.screenshot().await.unwrap(),
+    )
+    .unwrap();
+    wait_for(&client, "[data-testid='sscard-card'][data-bound='false']").await;
+    assert!(
+        client
+            .find(Locator::Css("[data-testid='sscard-qr']"))
+            .await
+            .is_err()
+    );
+    let verdict = scan(fresh).await;
+    assert_eq!(verdict["result"], "revoked", "{verdict}");
+
+    // Activated on another phone: this one is told so and can take the card back.
+    let citizen = app.login(persona).await;
+    let other = app
+        .post_as(
+            "/api/v1/me/sscard/activate",
+            &citizen,
+            &json!({ "device_id": "phone-other-0001" }),
+        )
+        .await;
+    assert_eq!(other.status(), 200);
+    client.refresh().await.unwrap();
+    wait_for(&client, "[data-testid='sscard-other-device']").await;
+    wait_for(&client, "[data-testid='sscard-activate']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    let back = wait_for(&client, "[data-testid='sscard-qr']")
+        .await
+        .attr("data-text")
+        .await
+        .unwrap()
+        .expect("the QR text");
+    assert_eq!(scan(back).await["result"], "valid");
+
+    sign_out(&client).await;
+    client.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_employer_is_told_that_scanning_is_for_hospitals_and_pharmacies() {
+    let Some(driver) = start_driver().await else {
+        return;
+    };
+    let app = common::spawn_app_with(|c| c.exchange.govsim = true).await;
+    let client = browser(&driver).await;
+    client.set_window_size(1366, 900).await.unwrap();
+    sign_in(&client, &app, "institution-employer").await;
+    let input = wait_for(&client, "[data-testid='scan-input']").await;
+    input.send_keys("BMSS1.not-a-real-code\n").await.unwrap();
+    let forbidden = text_of(&client, "[data-testid='scan-forbidden']").await;
+    assert!(forbidden.contains("定点医疗机构和药店"), "{forbidden}");
+    assert!(
+        client
+            .find(Locator::Css("[data-testid='scan-input']"))
+            .await
+            .is_err()
+    );
+    std::fs::write(
+        screenshot_dir().join("institution-employer-forbidden.png"),
+        client.screenshot().await.unwrap(),
+    )
+    .unwrap();
+    sign_out(&client).await;
+    client.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_citizen_pages_deposits_checks_withdrawal_and_runs_the_loan_calculator() {
+    let Some(driver) = start_driver().await else {
+        return;
+    };
+    let app = common::spawn_app_with(|c| c.exchange.govsim = true).await;
+    let client = browser(&driver).await;
+    client.set_window_size(390, 844).await.unwrap();
+    sign_in(&client, &app, "citizen-zhang").await;
+    client
+        .goto(&format!("{}/citizen/hpf/", app.base))
+        .await
+        .unwrap();
+    wait_for(&client, "[data-testid='consent-start']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    wait_for(&client, "[data-testid='consent-approve']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    wait_for(&client, "[data-testid='hpf-body'][data-state='ready']").await;
+
+    // Deposit history: six entries a page, newest first, and a second page.
+    wait_for(&client, "[data-testid='hpf-deposits'][data-state='ready']").await;
+    let first_page = client
+        .find_all(Locator::Css("[data-testid='deposit']"))
+        .await
+        .unwrap();
+    assert_eq!(first_page.len(), 6);
+    let newest = first_page[0].attr("data-month").await.unwrap().unwrap();
+    wait_for(&client, "[data-testid='deposits-next']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    wait_for(&client, "[data-testid='deposits-page']").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let second = wait_for(&client, "[data-testid='deposit']")
+        .await
+        .attr("data-month")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(second < newest, "{second} is older than {newest}");
+
+    // Withdrawal: renting is undecided until he says whether he owns a home.
+    wait_for(
+        &client,
+        "[data-testid='withdrawal'][data-purpose='renting'][data-eligibility='unknown']",
+    )
+    .await;
+    let select = wait_for(&client, "[data-testid='fact-owns_home']").await;
+    select.select_by_value("true").await.unwrap();
+    wait_for(
+        &client,
+        "[data-testid='withdrawal'][data-purpose='renting'][data-eligibility='not_eligible']",
+    )
+    .await;
+
+    // The calculator: 500,000 over 30 years, 等额本息 at the configured 2.6 %:
+    // r = 0.026 / 12, A = P·r(1+r)^360 / ((1+r)^360 − 1) = 2,001.70 a month.
+    wait_for(&client, "[data-testid='calc-run']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    wait_for(
+        &client,
+        "[data-testid='hpf-calculator'][data-state='ready']",
+    )
+    .await;
+    assert_eq!(
+        text_of(&client, "[data-testid='calc-first']").await,
+        "2,001.70 元"
+    );
+    wait_for(&client, "[data-testid='quota-run']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    let quota = text_of(&client, "[data-testid='quota-amount']").await;
+    assert!(quota.ends_with(" 元"), "{quota}");
+    client
+        .execute(
+            "document.querySelector(\"[data-testid='hpf-calculator']\").scrollIntoView()",
+            vec![],
+        )
+        .await
+        .unwrap();
+    std::fs::write(
+        screenshot_dir().join("citizen-hpf-calculator.png"),
+        client.screenshot().await.unwrap(),
+    )
+    .unwrap();
     sign_out(&client).await;
     client.close().await.unwrap();
 }
