@@ -57,7 +57,12 @@ fn announce(target: &str, settings: &Settings) {
 
 /// Records `{label}.rps`, `.p50_ms`, `.p99_ms` (against `baseline`'s where given) and, if any
 /// request failed, `{label}.errors`.
-fn record(figures: &mut Figures, label: &str, report: &LoadReport, baseline: Option<&LoadReport>) {
+pub(super) fn record(
+    figures: &mut Figures,
+    label: &str,
+    report: &LoadReport,
+    baseline: Option<&LoadReport>,
+) {
     let rps = report.requests_per_second();
     match baseline {
         Some(base) => figures.record_against(

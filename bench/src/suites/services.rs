@@ -37,9 +37,10 @@ use hyper::header::AUTHORIZATION;
 use serde_json::{Value, json};
 
 use super::Settings;
+use super::http::record;
 use crate::client::Connection;
 use crate::figure::Figures;
-use crate::load::{self, LoadPlan, LoadReport, Target};
+use crate::load::{self, LoadPlan, Target};
 use crate::servers::AppServer;
 
 const PERSONA: &str = "citizen-zhang";
@@ -223,32 +224,6 @@ async fn duplicates(app: &AppServer, bearer: &str, figures: &mut Figures) -> any
         "payments",
     );
     Ok(())
-}
-
-fn record(figures: &mut Figures, label: &str, report: &LoadReport, baseline: Option<&LoadReport>) {
-    let rps = report.requests_per_second();
-    match baseline {
-        Some(base) => figures.record_against(
-            format!("{label}.rps"),
-            rps,
-            "req/s",
-            base.requests_per_second(),
-        ),
-        None => figures.record(format!("{label}.rps"), rps, "req/s"),
-    }
-    for (name, quantile) in [("p50_ms", 0.50), ("p99_ms", 0.99)] {
-        let Some(latency) = report.latency_ms(quantile) else {
-            continue;
-        };
-        let name = format!("{label}.{name}");
-        match baseline.and_then(|base| base.latency_ms(quantile)) {
-            Some(base) => figures.record_against(name, latency, "ms", base),
-            None => figures.record(name, latency, "ms"),
-        }
-    }
-    if report.errors > 0 {
-        figures.record(format!("{label}.errors"), report.errors as f64, "requests");
-    }
 }
 
 /// Payments of distinct fines by many residents at once, at the service layer.

@@ -203,13 +203,9 @@ pub async fn overview(
     principal: Principal,
 ) -> Result<Json<ExchangeView>, ApiError> {
     principal.require(&[Role::BankOperator, Role::Auditor, Role::Admin])?;
-    let exchange = state.exchange().ok_or_else(|| {
-        ApiError::unavailable(
-            "exchange.not_configured",
-            "未配置政务数据接入（统一接入标准）。",
-            60,
-        )
-    })?;
+    let exchange = state
+        .exchange()
+        .ok_or_else(ApiError::exchange_not_configured)?;
     let platform = &exchange.keys.id;
     let providers = exchange
         .registry

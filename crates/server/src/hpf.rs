@@ -95,13 +95,9 @@ pub(crate) fn citizen_and_gateway<'a>(
     let person = principal
         .person_id
         .ok_or_else(|| ApiError::not_found("尚未完成实名信息登记。"))?;
-    let gateway = state.gateway().ok_or_else(|| {
-        ApiError::unavailable(
-            "exchange.not_configured",
-            "未配置政务数据接入（统一接入标准）。",
-            60,
-        )
-    })?;
+    let gateway = state
+        .gateway()
+        .ok_or_else(ApiError::exchange_not_configured)?;
     Ok((person, gateway))
 }
 

@@ -72,13 +72,9 @@ pub async fn staff(
             "页码从 1 开始，每页 1 至 200 条。",
         ));
     }
-    let gateway = state.gateway().ok_or_else(|| {
-        ApiError::unavailable(
-            "exchange.not_configured",
-            "未配置政务数据接入（统一接入标准）。",
-            60,
-        )
-    })?;
+    let gateway = state
+        .gateway()
+        .ok_or_else(ApiError::exchange_not_configured)?;
     let uscc = employer_uscc(&state)
         .ok_or_else(|| ApiError::not_found("未找到本单位的统一社会信用代码。"))?;
     let service = gateway.service("si.employer.staff")?;

@@ -30,13 +30,10 @@ fn citizen(state: &AppState, principal: &Principal) -> Result<(Uuid, TrafficServ
     let person = principal
         .person_id
         .ok_or_else(|| ApiError::not_found("尚未完成实名信息登记。"))?;
-    let traffic = state.traffic().cloned().ok_or_else(|| {
-        ApiError::unavailable(
-            "exchange.not_configured",
-            "未配置政务数据接入（统一接入标准）。",
-            60,
-        )
-    })?;
+    let traffic = state
+        .traffic()
+        .cloned()
+        .ok_or_else(ApiError::exchange_not_configured)?;
     Ok((person, traffic))
 }
 

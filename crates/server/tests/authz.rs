@@ -160,23 +160,7 @@ async fn no_endpoint_reaches_an_agency_without_a_live_consent() {
     assert_eq!(sent_messages(&app).await, 0);
 
     // With a consent for one service, the others still ask for theirs.
-    let pending: Value = app
-        .post_as(
-            "/api/v1/me/consents",
-            &zhang,
-            &json!({ "purpose": "SERVICE_HPF_QUERY" }),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
-    let id = pending["id"].as_str().unwrap();
-    app.post_as(
-        &format!("/api/v1/me/consents/{id}/approve"),
-        &zhang,
-        &json!({}),
-    )
-    .await;
+    app.grant(&zhang, "SERVICE_HPF_QUERY").await;
     for &endpoint in &FETCHING[4..] {
         let (status, body) = call(&app, Some(&zhang), endpoint).await;
         assert_eq!(status, 403, "{endpoint:?}: {body}");
@@ -191,23 +175,7 @@ async fn a_citizen_never_reads_another_citizens_records() {
     let zhang = app.login("citizen-zhang").await;
     let li = app.login("citizen-li").await;
     // Zhang's records with ids: a consent, a payment.
-    let pending: Value = app
-        .post_as(
-            "/api/v1/me/consents",
-            &zhang,
-            &json!({ "purpose": "SERVICE_TRAFFIC" }),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
-    let consent = pending["id"].as_str().unwrap().to_owned();
-    app.post_as(
-        &format!("/api/v1/me/consents/{consent}/approve"),
-        &zhang,
-        &json!({}),
-    )
-    .await;
+    let consent = app.grant(&zhang, "SERVICE_TRAFFIC").await;
     let violations: Value = app
         .get_as("/api/v1/me/traffic/violations", &zhang)
         .await
@@ -253,23 +221,7 @@ async fn a_citizen_never_reads_another_citizens_records() {
         assert!(!answer.to_string().contains("SERVICE_TRAFFIC"), "{answer}");
     }
     // Li paying Zhang's fine by its number: it is not hers.
-    let pending: Value = app
-        .post_as(
-            "/api/v1/me/consents",
-            &li,
-            &json!({ "purpose": "SERVICE_TRAFFIC" }),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
-    let id = pending["id"].as_str().unwrap();
-    app.post_as(
-        &format!("/api/v1/me/consents/{id}/approve"),
-        &li,
-        &json!({}),
-    )
-    .await;
+    app.grant(&li, "SERVICE_TRAFFIC").await;
     let response = app
         .client
         .post(app.url("/api/v1/me/traffic/payments"))

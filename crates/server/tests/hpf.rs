@@ -8,25 +8,7 @@ use serde_json::{Value, json};
 
 async fn consented(app: &TestApp, persona: &str) -> String {
     let token = app.login(persona).await;
-    let pending: Value = app
-        .post_as(
-            "/api/v1/me/consents",
-            &token,
-            &json!({ "purpose": "SERVICE_HPF_QUERY" }),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
-    let id = pending["id"].as_str().unwrap();
-    let response = app
-        .post_as(
-            &format!("/api/v1/me/consents/{id}/approve"),
-            &token,
-            &json!({}),
-        )
-        .await;
-    assert_eq!(response.status(), 200);
+    app.grant(&token, "SERVICE_HPF_QUERY").await;
     token
 }
 

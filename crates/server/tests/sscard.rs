@@ -8,27 +8,7 @@ use serde_json::{Value, json};
 
 async fn consented(app: &TestApp, persona: &str) -> String {
     let token = app.login(persona).await;
-    let pending: Value = app
-        .post_as(
-            "/api/v1/me/consents",
-            &token,
-            &json!({ "purpose": "SERVICE_SSCARD" }),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
-    let id = pending["id"].as_str().unwrap();
-    assert_eq!(
-        app.post_as(
-            &format!("/api/v1/me/consents/{id}/approve"),
-            &token,
-            &json!({})
-        )
-        .await
-        .status(),
-        200
-    );
+    app.grant(&token, "SERVICE_SSCARD").await;
     token
 }
 

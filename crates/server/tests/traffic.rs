@@ -13,25 +13,7 @@ async fn app() -> TestApp {
 }
 
 async fn consent_to_traffic(app: &TestApp, token: &str) {
-    let pending: Value = app
-        .post_as(
-            "/api/v1/me/consents",
-            token,
-            &json!({ "purpose": "SERVICE_TRAFFIC" }),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
-    let id = pending["id"].as_str().unwrap();
-    let response = app
-        .post_as(
-            &format!("/api/v1/me/consents/{id}/approve"),
-            token,
-            &json!({}),
-        )
-        .await;
-    assert_eq!(response.status(), 200);
+    app.grant(token, "SERVICE_TRAFFIC").await;
 }
 
 async fn pay(app: &TestApp, token: &str, key: Option<&str>, body: &Value) -> reqwest::Response {

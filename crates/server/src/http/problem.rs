@@ -97,6 +97,15 @@ impl ApiError {
         }
     }
 
+    /// 503: no agency is configured (neither a registry file nor the in-process simulator).
+    pub fn exchange_not_configured() -> ApiError {
+        ApiError::unavailable(
+            "exchange.not_configured",
+            "未配置政务数据接入（统一接入标准）。",
+            60,
+        )
+    }
+
     /// 500: a bug or an unexpected failure. The cause is logged here, never sent to the client.
     pub fn internal(cause: impl std::fmt::Display) -> ApiError {
         tracing::error!(error = %cause, "internal error");

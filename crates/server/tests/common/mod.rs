@@ -99,6 +99,26 @@ impl TestApp {
             .unwrap()
     }
 
+    /// Asks for a service consent (`SERVICE_HPF_QUERY`, …) as `token` and approves it, as the
+    /// consent screen does; returns the consent's id.
+    pub async fn grant(&self, token: &str, purpose: &str) -> String {
+        let response = self
+            .post_as("/api/v1/me/consents", token, &json!({ "purpose": purpose }))
+            .await;
+        assert_eq!(response.status(), 201, "asking for {purpose}");
+        let pending: Value = response.json().await.unwrap();
+        let id = pending["id"].as_str().unwrap().to_owned();
+        let response = self
+            .post_as(
+                &format!("/api/v1/me/consents/{id}/approve"),
+                token,
+                &json!({}),
+            )
+            .await;
+        assert_eq!(response.status(), 200, "approving {purpose}");
+        id
+    }
+
     /// Signs in as a demo persona and returns the bearer token.
     pub async fn login(&self, persona: &str) -> String {
         let response = self
