@@ -35,7 +35,7 @@ function onTile(tile) {
   toast(`“${tileName(tile)}”即将上线，敬请期待`);
 }
 
-// ---------- 底部标签：首页 / 服务 共用首页面板，“我的”是独立面板 ----------
+// ---------- 底部标签：首页面板与“我的”面板；“服务”打开服务大厅 /citizen/hall/ ----------
 
 function setTabCurrent(root, name) {
   for (const item of root.querySelectorAll('[data-tab]')) {
@@ -63,15 +63,11 @@ function onTab(tab, root, profile) {
       setTabCurrent(root, 'home');
       window.scrollTo({ top: 0, behavior: 'smooth' });
       break;
-    case 'services': {
+    case 'services':
+      // “服务”标签打开服务大厅：全部服务及各区开通情况
       profile.leave();
-      showPanel(root, 'home');
-      setTabCurrent(root, 'services');
-      const heading = root.querySelector('#services');
-      heading.scrollIntoView({ behavior: 'smooth', block: 'start' });
-      heading.focus({ preventScroll: true });
+      window.location.assign('/citizen/hall/');
       break;
-    }
     case 'me':
       openMe(root, profile);
       break;

@@ -6,11 +6,13 @@
 // 有效时附持卡人脱敏姓名。结论大字、按颜色区分；本次会话的核验记录只保存在内存里，刷新页面即清空。
 // 用人单位的账号无权核验（403），页面说明扫码核验只对定点医疗机构和药店开放。
 //
-// 扫码部分自成一节 <section data-section="scan">，以后可在本页增加其他机构功能。
+// 扫码部分自成一节 <section data-section="scan">；用人单位另有一节 <section data-section="staff">
+// （本单位职工参保情况，见 staff.js）。
 
 import { boot } from './shell.js';
 import { api } from './api.js';
 import { el, replace, problemBanner } from './dom.js';
+import { mountStaff } from './staff.js';
 
 /** 内存中最多保留的核验记录条数。 */
 const HISTORY_MAX = 50;
@@ -210,6 +212,9 @@ const me = await boot(async (me, root) => {
   if (dept && desc) desc.prepend(el('strong', { class: 'desk-head__org', dataset: { testid: 'institution-name' } }, dept), el('br'));
   const section = root.querySelector('[data-section="scan"]');
   desk = scanDesk(section.querySelector('[data-scan="main"]'), section.querySelector('[data-scan="side"]'));
+  // 职工参保情况另行加载，不阻塞扫码台显示
+  const staff = root.querySelector('[data-section="staff"]');
+  if (staff) mountStaff(staff);
 });
 // 主体在 boot 完成后才显示，此时再把光标放进输入框，扫码枪可直接扫
 if (me && desk) desk.focus();

@@ -210,9 +210,7 @@ impl AppState {
         }
         let written = async {
             let mut tx = self.store().begin_write().await?;
-            for event in &batch {
-                tx.append_event(event).await?;
-            }
+            tx.append_events(&batch).await?;
             tx.commit().await
         }
         .await;

@@ -1078,3 +1078,212 @@ async fn a_citizen_pages_deposits_checks_withdrawal_and_runs_the_loan_calculator
     sign_out(&client).await;
     client.close().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_citizen_sees_the_service_hall_with_availability_and_consents() {
+    let Some(driver) = start_driver().await else {
+        return;
+    };
+    let app = common::spawn_app_with(|c| c.exchange.govsim = true).await;
+    let client = browser(&driver).await;
+    client.set_window_size(390, 844).await.unwrap();
+    sign_in(&client, &app, "citizen-zhang").await;
+
+    // The 服务 tab opens the hall.
+    wait_for(&client, "[data-tab='services']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    wait_for(&client, "[data-testid='hall-body'][data-state='ready']").await;
+    let url = client.current_url().await.unwrap();
+    assert_eq!(url.path(), "/citizen/hall/");
+    let district = text_of(&client, "[data-testid='hall-my-district']").await;
+    assert!(district.contains("您的户籍所在区：锦江区"), "{district}");
+
+    // 公积金查询 is live everywhere; 闪电贷 is coming, piloted in 锦江区 among others.
+    let hpf = "[data-testid='hall-service'][data-code='hpf']";
+    wait_for(
+        &client,
+        &format!("{hpf}[data-status='live'][data-available='true']"),
+    )
+    .await;
+    let hpf_text = text_of(&client, hpf).await;
+    assert!(
+        hpf_text.contains("全市 20 个区（市、县）可办"),
+        "{hpf_text}"
+    );
+    assert!(hpf_text.contains("您所在区可办"), "{hpf_text}");
+    let loan = "[data-testid='hall-service'][data-code='loan']";
+    wait_for(
+        &client,
+        &format!("{loan}[data-status='coming'][data-available='true']"),
+    )
+    .await;
+    let loan_text = text_of(&client, loan).await;
+    assert!(loan_text.contains("试点区域："), "{loan_text}");
+    assert!(loan_text.contains("锦江区"), "{loan_text}");
+    assert!(
+        client
+            .find(Locator::Css(&format!("{loan} [data-testid='hall-enter']")))
+            .await
+            .is_err()
+    );
+    wait_for(
+        &client,
+        &format!("{hpf} [data-testid='hall-consent'][data-state='none']"),
+    )
+    .await;
+
+    // The pilot's district list opens: all 20, 锦江区 marked open.
+    wait_for(
+        &client,
+        &format!("{loan} [data-testid='hall-districts'] summary"),
+    )
+    .await
+    .click()
+    .await
+    .unwrap();
+    let items = client
+        .find_all(Locator::Css(&format!(
+            "{loan} [data-testid='hall-districts'] li[data-code]"
+        )))
+        .await
+        .unwrap();
+    assert_eq!(items.len(), 20);
+    wait_for(
+        &client,
+        &format!("{loan} [data-testid='hall-districts'] li[data-code='510104'][data-open='true']"),
+    )
+    .await;
+    client
+        .execute(
+            &format!("document.querySelector(\"{loan}\").scrollIntoView()"),
+            vec![],
+        )
+        .await
+        .unwrap();
+    std::fs::write(
+        screenshot_dir().join("citizen-service-hall-pilot.png"),
+        client.screenshot().await.unwrap(),
+    )
+    .unwrap();
+
+    // Granted through the API, the hall shows the consent after a reload.
+    let token = app.login("citizen-zhang").await;
+    let pending: serde_json::Value = app
+        .post_as(
+            "/api/v1/me/consents",
+            &token,
+            &json!({ "purpose": "SERVICE_HPF_QUERY" }),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = pending["id"].as_str().expect("a consent id");
+    let approved = app
+        .post_as(
+            &format!("/api/v1/me/consents/{id}/approve"),
+            &token,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(approved.status(), 200);
+    client.refresh().await.unwrap();
+    wait_for(&client, "[data-testid='hall-body'][data-state='ready']").await;
+    let consent = text_of(
+        &client,
+        &format!("{hpf} [data-testid='hall-consent'][data-state='ACTIVE']"),
+    )
+    .await;
+    assert!(consent.contains("已授权，有效期至"), "{consent}");
+    std::fs::write(
+        screenshot_dir().join("citizen-service-hall.png"),
+        client.screenshot().await.unwrap(),
+    )
+    .unwrap();
+    sign_out(&client).await;
+    client.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_employer_sees_its_own_staff_masked() {
+    let Some(driver) = start_driver().await else {
+        return;
+    };
+    let app = common::spawn_app_with(|c| c.exchange.govsim = true).await;
+    let client = browser(&driver).await;
+    client.set_window_size(1366, 900).await.unwrap();
+    sign_in(&client, &app, "institution-employer").await;
+    wait_for(&client, "[data-testid='staff-section'][data-state='ready']").await;
+    let employer = text_of(&client, "[data-testid='staff-employer']").await;
+    assert!(employer.contains("统一社会信用代码"), "{employer}");
+    let total = text_of(&client, "[data-testid='staff-total']").await;
+    assert!(total.contains("职工人数"), "{total}");
+
+    // 张伟 works there: masked, on one of the pages.
+    let mut found = false;
+    for _ in 0..100 {
+        let rows = client
+            .find_all(Locator::Css("[data-testid='staff-row']"))
+            .await
+            .unwrap();
+        assert!(!rows.is_empty());
+        for row in &rows {
+            let text = row.text().await.unwrap();
+            if text.contains("*伟") && text.contains("510104********0039") {
+                found = true;
+            }
+        }
+        if found {
+            break;
+        }
+        let next = wait_for(&client, "[data-testid='staff-next']").await;
+        if next.attr("disabled").await.unwrap().is_some() {
+            break;
+        }
+        next.click().await.unwrap();
+    }
+    assert!(found, "张伟 (masked) is among the staff");
+    let source = client.source().await.unwrap();
+    assert!(!source.contains("510104198803120039"));
+    assert!(!source.contains("张伟"));
+    client
+        .execute(
+            "document.querySelector(\"[data-testid='staff-section']\").scrollIntoView()",
+            vec![],
+        )
+        .await
+        .unwrap();
+    std::fs::write(
+        screenshot_dir().join("institution-employer-staff.png"),
+        client.screenshot().await.unwrap(),
+    )
+    .unwrap();
+    sign_out(&client).await;
+
+    // A hospital is no employer here: no staff table.
+    sign_in(&client, &app, "institution-hospital").await;
+    let section = wait_for(
+        &client,
+        "[data-testid='staff-section'][data-state='forbidden']",
+    )
+    .await;
+    assert!(!section.is_displayed().await.unwrap());
+    assert!(
+        client
+            .find(Locator::Css("[data-testid='staff-row']"))
+            .await
+            .is_err()
+    );
+    assert!(
+        client
+            .find(Locator::Css("[data-testid='staff-table']"))
+            .await
+            .is_err()
+    );
+    wait_for(&client, "[data-testid='scan-input']").await;
+    sign_out(&client).await;
+    client.close().await.unwrap();
+}

@@ -48,6 +48,22 @@ async fn committed_events_are_visible_in_order_with_their_payload() {
 }
 
 #[tokio::test]
+async fn a_batch_of_events_is_appended_in_order_with_multi_row_inserts() {
+    let db = TestDb::new().await;
+    let batch: Vec<NewEvent> = (0..250).map(|n| event("batch.item", n)).collect();
+    let mut tx = db.store.begin().await.unwrap();
+    tx.append_events(&batch).await.unwrap();
+    tx.append_events(&[]).await.unwrap();
+    tx.commit().await.unwrap();
+    let events = db.store.events_after(0, 1_000).await.unwrap();
+    assert_eq!(events.len(), 250);
+    for (n, stored) in events.iter().enumerate() {
+        assert_eq!(stored.event_id, batch[n].event_id);
+        assert_eq!(stored.payload.0["n"], n);
+    }
+}
+
+#[tokio::test]
 async fn a_rolled_back_change_leaves_no_event_behind() {
     let db = TestDb::new().await;
     let mut tx = db.store.begin().await.unwrap();
