@@ -259,6 +259,18 @@ impl ConsentLedger {
             .await
             .map(|_| ())?
         });
+        if way == Withdrawal::Revoke
+            && let Tx::Postgres(conn) = tx
+        {
+            // Other instances drop what they hold under it when this commits (see
+            // `REVOKED_CHANNEL`); SQLite has one process, which the caller tells itself.
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(crate::REVOKED_CHANNEL)
+                .bind(row.id.to_string())
+                .execute(&mut **conn)
+                .await
+                .map_err(bianmin_store::StoreError::from)?;
+        }
         let facts = ChangeFacts::of(row, way.to())?;
         record_change(tx, &self.audit_key, way.change(), &facts, actor, now).await
     }

@@ -115,6 +115,11 @@ pub mod event_kinds {
     pub const EXPIRED: &str = "consent.expired";
 }
 
+/// The PostgreSQL notification channel on which every revocation is announced, with the
+/// consent id as payload, when its transaction commits: instances of the platform that hold
+/// answers under a consent listen and drop them (SQLite deployments are one process).
+pub const REVOKED_CHANNEL: &str = "bianmin_consent_revoked";
+
 /// Consents and their uses. Cheap to clone: clones share the store, the vault and the keys.
 #[derive(Clone)]
 pub struct ConsentLedger {

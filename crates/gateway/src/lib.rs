@@ -8,7 +8,11 @@
 //!    this platform call, and the data kinds it returns;
 //! 2. find the person's live consent for the caller's [`Purpose`] covering those kinds
 //!    ([`ConsentLedger::find_usable`]); none → [`FetchError::ConsentRequired`], **nothing is
-//!    sent** (the page then asks the person);
+//!    sent** (the page then asks the person). The consent found is noted in memory until its
+//!    validity ends or it is revoked (here, or announced by another instance on PostgreSQL's
+//!    `bianmin_consent_revoked` channel), so that an answer already held under it (step 3)
+//!    is shown again without a database round trip; anything sent is always authorised
+//!    against the database first (step 4);
 //! 3. if the client holds an answer fetched earlier under this consent, within the consent's
 //!    data life, return it: nothing is sent, so nothing counts against the consent's
 //!    frequency (a use, as in India's Account Aggregator, is a fetch from the provider);
@@ -29,7 +33,8 @@
 
 #![warn(missing_docs)]
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use bianmin_consent::{Consent, ConsentError, ConsentLedger, Purpose};
@@ -131,7 +136,22 @@ struct Inner {
     client: Arc<ExchangeClient>,
     registry: Arc<Registry>,
     clock: SharedClock,
+    /// The live consent last found per (person, purpose): lets an answer already held under
+    /// it be shown again without asking the database which consent is live. Dropped on
+    /// revocation here and, through [`Gateway::forget`], on revocation announced by another
+    /// instance; never trusted past its validity; never used to send anything.
+    held: Mutex<HashMap<(Uuid, Purpose), HeldConsent>>,
 }
+
+#[derive(Debug, Clone)]
+struct HeldConsent {
+    id: Uuid,
+    kinds: Vec<String>,
+    valid_until: chrono::DateTime<chrono::Utc>,
+}
+
+/// Most (person, purpose) pairs held; beyond it the map starts again.
+const HELD_CAPACITY: usize = 100_000;
 
 impl std::fmt::Debug for Gateway {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -158,6 +178,7 @@ impl Gateway {
             client,
             registry,
             clock,
+            held: Mutex::new(HashMap::new()),
         }))
     }
 
@@ -212,18 +233,25 @@ impl Gateway {
                 service: code.to_owned(),
             });
         }
+        let now = self.0.clock.now();
+        if let Some(held) = self.held(person_id, purpose, &def.data_kinds, now)
+            && let Some(value) = self.0.client.cached_as::<T>(&def.id, &held, &body)
+        {
+            return Ok(Fetched {
+                value,
+                consent_id: held,
+                message_id: None,
+                service: def.id.clone(),
+                elapsed: started.elapsed(),
+            });
+        }
         let consent = self
             .0
             .ledger
-            .find_usable(
-                person_id,
-                self.0.client.id(),
-                purpose,
-                &def.data_kinds,
-                self.0.clock.now(),
-            )
+            .find_usable(person_id, self.0.client.id(), purpose, &def.data_kinds, now)
             .await?
             .ok_or(FetchError::ConsentRequired { purpose })?;
+        self.hold(person_id, purpose, &consent);
         self.call(def, consent.id, person_id, body, started, true)
             .await
     }
@@ -308,6 +336,108 @@ impl Gateway {
         })
     }
 
+    fn held_map(&self) -> std::sync::MutexGuard<'_, HashMap<(Uuid, Purpose), HeldConsent>> {
+        // Only whole-entry inserts and removals happen under this lock.
+        self.0.held.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The consent held for (person, purpose) if it is still within its validity and covers
+    /// `kinds`.
+    fn held(
+        &self,
+        person_id: Uuid,
+        purpose: Purpose,
+        kinds: &[String],
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Option<Uuid> {
+        let map = self.held_map();
+        let held = map.get(&(person_id, purpose))?;
+        (now < held.valid_until && kinds.iter().all(|k| held.kinds.contains(k))).then_some(held.id)
+    }
+
+    fn hold(&self, person_id: Uuid, purpose: Purpose, consent: &Consent) {
+        let mut map = self.held_map();
+        if map.len() >= HELD_CAPACITY {
+            map.clear();
+        }
+        map.insert(
+            (person_id, purpose),
+            HeldConsent {
+                id: consent.id,
+                kinds: consent.data_kinds.clone(),
+                valid_until: consent.valid_until,
+            },
+        );
+    }
+
+    /// Drops everything held under consent `consent_id`: the client's answers and the
+    /// gateway's note that it is live. Called on revocation here, and by the listener for
+    /// revocations announced by other instances ([`bianmin_consent::REVOKED_CHANNEL`]).
+    pub fn forget(&self, consent_id: &Uuid) {
+        self.held_map().retain(|_, held| &held.id != consent_id);
+        self.0.client.forget_consent(consent_id);
+    }
+
+    /// Drops every held consent note (e.g. when the revocation listener lost its connection
+    /// and may have missed announcements); the client's answers are then only shown again
+    /// after the database confirms their consent.
+    pub fn forget_all(&self) {
+        self.held_map().clear();
+    }
+
+    /// On PostgreSQL, listens for revocations committed by any instance
+    /// ([`bianmin_consent::REVOKED_CHANNEL`]) and drops what this instance holds under them;
+    /// when the listening connection drops (announcements may have been missed), forgets
+    /// every held consent. Returns `None` on SQLite, whose one process revokes through this
+    /// gateway. Abort the handle to stop.
+    #[must_use]
+    pub fn listen_for_revocations(
+        &self,
+        store: &bianmin_store::Store,
+    ) -> Option<tokio::task::JoinHandle<()>> {
+        let bianmin_store::Pool::Postgres(pool) = store.pool() else {
+            return None;
+        };
+        let pool = pool.clone();
+        let gateway = self.clone();
+        Some(tokio::spawn(async move {
+            loop {
+                let mut listener = match sqlx::postgres::PgListener::connect_with(&pool).await {
+                    Ok(listener) => listener,
+                    Err(error) => {
+                        tracing::warn!(%error, "cannot listen for consent revocations; retrying");
+                        gateway.forget_all();
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        continue;
+                    }
+                };
+                if let Err(error) = listener.listen(bianmin_consent::REVOKED_CHANNEL).await {
+                    tracing::warn!(%error, "cannot listen for consent revocations; retrying");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+                // Held notes taken before listening may have missed a revocation.
+                gateway.forget_all();
+                loop {
+                    match listener.try_recv().await {
+                        Ok(Some(notification)) => {
+                            if let Ok(id) = Uuid::parse_str(notification.payload()) {
+                                gateway.forget(&id);
+                            }
+                        }
+                        // The connection dropped and was re-established: some may be lost.
+                        Ok(None) => gateway.forget_all(),
+                        Err(error) => {
+                            tracing::warn!(%error, "consent revocation listener failed; reconnecting");
+                            gateway.forget_all();
+                            break;
+                        }
+                    }
+                }
+            }
+        }))
+    }
+
     /// Revokes consent `consent_id` of `person_id` and drops every answer cached under it;
     /// the next fetch under it is refused and nothing is sent.
     ///
@@ -325,7 +455,7 @@ impl Gateway {
             .ledger
             .revoke(consent_id, person_id, actor, self.0.clock.now())
             .await?;
-        self.0.client.forget_consent(&consent_id);
+        self.forget(&consent_id);
         Ok(consent)
     }
 
@@ -346,7 +476,7 @@ impl Gateway {
             .revoke_all_for(person_id, actor, self.0.clock.now())
             .await?;
         for id in &ended {
-            self.0.client.forget_consent(id);
+            self.forget(id);
         }
         Ok(ended)
     }

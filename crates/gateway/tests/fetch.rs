@@ -407,3 +407,42 @@ async fn the_purpose_catalogue_names_the_kinds_the_agencies_serve() {
         );
     }
 }
+
+/// Two instances of the platform over one PostgreSQL database: a revocation made through one
+/// reaches the other, which stops showing the answer it holds (on SQLite the platform is one
+/// process and revokes through its own gateway, tested above).
+#[tokio::test]
+async fn a_revocation_by_another_instance_reaches_this_one() {
+    let f = Fixture::new().await;
+    if f.db.store.backend() != bianmin_store::Backend::Postgres {
+        return;
+    }
+    let listener = f.gateway.listen_for_revocations(&f.db.store).unwrap();
+    // Let it connect (it forgets everything held when it starts listening).
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let consent = f.consent(10, Duration::days(30)).await;
+    f.fetch_account().await.unwrap();
+    assert_eq!(f.fetch_account().await.unwrap().message_id, None, "held");
+
+    // The other instance: its own ledger over the same database.
+    f.gateway
+        .ledger()
+        .clone()
+        .revoke(consent.id, f.person, &f.actor, f.clock.now())
+        .await
+        .unwrap();
+    let mut refused = false;
+    for _ in 0..100 {
+        match f.fetch_account().await {
+            Err(e) if e.code() == "consent.required" => {
+                refused = true;
+                break;
+            }
+            Ok(held) => assert_eq!(held.message_id, None),
+            Err(e) => panic!("{e:?}"),
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(refused, "the revocation never arrived");
+    listener.abort();
+}

@@ -315,11 +315,13 @@ async fn configured_faults_produce_their_error_mix() {
         malformed_payload: 0.1,
         bad_signature: 0.1,
         slow: 0.1,
-        slow_ms: 300,
-        hang_ms: Some(1_100),
+        // Well above what an answer takes on two loaded cores, so a slow answer is told apart
+        // by its time alone; the timeout leaves it room, and a hang outlasts the timeout.
+        slow_ms: 500,
+        hang_ms: Some(1_400),
     };
     let config = GovSimConfig {
-        service_timeout_ms: 800,
+        service_timeout_ms: 1_100,
         agencies: [(
             Agency::Hpf,
             AgencyConfig {
@@ -364,7 +366,7 @@ async fn configured_faults_produce_their_error_mix() {
         while let Some(outcome) = calls.join_next().await {
             let (result, elapsed) = outcome.unwrap();
             let kind = match result {
-                Ok(()) if elapsed >= Duration::from_millis(300) => "slow",
+                Ok(()) if elapsed >= Duration::from_millis(500) => "slow",
                 Ok(()) => "ok",
                 Err(ExchangeError::Timeout) => "timeout",
                 Err(ExchangeError::Unavailable) => "http_5xx",

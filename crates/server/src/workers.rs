@@ -1,5 +1,7 @@
-//! Background work of a running server: reporting fine payments to the 交管局 until each is
-//! acknowledged. Woken after every payment, and every few seconds for retries that came due.
+//! Background work of a running server: writing service-use events in batches; reporting fine
+//! payments to the 交管局 until each is acknowledged (woken after every payment, and every few
+//! seconds for retries that came due); on PostgreSQL, listening for consent revocations made
+//! by other instances.
 
 use std::time::Duration;
 
@@ -26,6 +28,9 @@ pub fn spawn(state: AppState) -> Vec<JoinHandle<()>> {
             }
         })
     };
+    let revocations = state
+        .gateway()
+        .and_then(|gateway| gateway.listen_for_revocations(state.store()));
     let notifier = tokio::spawn(async move {
         let Some(traffic) = state.traffic().cloned() else {
             return;
@@ -48,5 +53,7 @@ pub fn spawn(state: AppState) -> Vec<JoinHandle<()>> {
             }
         }
     });
-    vec![usage, notifier]
+    let mut handles = vec![usage, notifier];
+    handles.extend(revocations);
+    handles
 }
