@@ -11,7 +11,7 @@ use bianmin_services::accounts::AccountError;
 use bianmin_services::traffic::{FinePayment, PayFines, TrafficError, TrafficService};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::app::AppState;
@@ -20,6 +20,7 @@ use crate::hpf::no_store;
 use crate::http::json::ApiJson;
 use crate::http::path::ApiPath;
 use crate::http::problem::{ApiError, Problem};
+use crate::http::query::ApiQuery;
 use crate::usage::Use;
 
 /// The header carrying the client's idempotency key.
@@ -315,14 +316,50 @@ pub async fn licence(
     result.map(no_store)
 }
 
+/// Query of `GET /api/v1/me/traffic/violations`.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ViolationsQuery {
+    /// Only the violations of this vehicle, e.g. `川A12345` or `川AD12345` (new energy); the
+    /// `·` after the letter is optional.
+    pub plate: Option<String>,
+}
+
+/// A 机动车号牌 as people type it: a province character, a letter, then five characters
+/// (letters other than I and O, digits), or six for new-energy vehicles (GA 36-2018); the
+/// `·` after the letter is optional. Returned without it, upper-cased.
+pub fn normalise_plate(text: &str) -> Option<String> {
+    const PROVINCES: &str = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼";
+    let chars: Vec<char> = text.trim().chars().filter(|c| *c != '·').collect();
+    let (province, rest) = chars.split_first()?;
+    if !PROVINCES.contains(*province) || !(6..=7).contains(&rest.len()) {
+        return None;
+    }
+    let rest: Vec<char> = rest.iter().map(char::to_ascii_uppercase).collect();
+    let letter_ok = rest[0].is_ascii_uppercase();
+    let tail_ok = rest[1..]
+        .iter()
+        .all(|c| (c.is_ascii_uppercase() || c.is_ascii_digit()) && *c != 'I' && *c != 'O');
+    (letter_ok && tail_ok).then(|| std::iter::once(*province).chain(rest).collect())
+}
+
 /// The signed-in citizen's violations and fines, newest first, from the 交管局 (fines paid
-/// here and not yet acknowledged there show as paid).
-#[utoipa::path(get, path = "/api/v1/me/traffic/violations", tag = "services",
-    responses((status = 200, body = ViolationsView), (status = 403, body = Problem), (status = 503, body = Problem)))]
+/// here and not yet acknowledged there show as paid); optionally of one vehicle.
+#[utoipa::path(get, path = "/api/v1/me/traffic/violations", tag = "services", params(ViolationsQuery),
+    responses((status = 200, body = ViolationsView), (status = 403, body = Problem), (status = 422, body = Problem), (status = 503, body = Problem)))]
 pub async fn violations(
     State(state): State<AppState>,
     principal: Principal,
+    ApiQuery(query): ApiQuery<ViolationsQuery>,
 ) -> Result<Response, ApiError> {
+    let plate = match &query.plate {
+        Some(text) => Some(normalise_plate(text).ok_or_else(|| {
+            ApiError::invalid(
+                "traffic.invalid_plate",
+                "号牌格式有误：应为省份简称加字母和 5 位（新能源 6 位）字母或数字，例如 川A12345。",
+            )
+        })?),
+        None => None,
+    };
     let (person, traffic) = citizen(&state, &principal)?;
     let usage = Use::start(&principal, person, "traffic.violations", "traffic");
     let result = traffic
@@ -332,6 +369,11 @@ pub async fn violations(
             let mut violations: Vec<ViolationView> = v
                 .violations
                 .into_iter()
+                .filter(|v| {
+                    plate
+                        .as_deref()
+                        .is_none_or(|p| v.plate.replace('·', "") == p)
+                })
                 .map(|v| ViolationView {
                     id: v.id,
                     plate: mask_plate(&v.plate),
@@ -538,6 +580,31 @@ impl From<TrafficError> for ApiError {
             TrafficError::Account(e) => account_error(e),
             TrafficError::Fetch(e) => e.into(),
             TrafficError::Store(e) => e.into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plates_are_recognised_as_people_type_them() {
+        assert_eq!(normalise_plate("川A12345").as_deref(), Some("川A12345"));
+        assert_eq!(normalise_plate("川a·1234b").as_deref(), Some("川A1234B"));
+        assert_eq!(normalise_plate(" 川AD12345 ").as_deref(), Some("川AD12345"));
+        for bad in [
+            "",
+            "川",
+            "A12345",
+            "X川12345",
+            "川A1234",
+            "川A12345678",
+            "川A1234O",
+            "川A12-45",
+            "沪AI2345",
+        ] {
+            assert_eq!(normalise_plate(bad), None, "{bad}");
         }
     }
 }

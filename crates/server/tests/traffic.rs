@@ -341,6 +341,48 @@ async fn bad_payment_requests_get_clear_errors_and_move_no_money() {
     )
     .await;
     assert_eq!(pay(&app, &zhang, Some("fresh"), &good).await.status(), 201);
+    for plate in ["川A1234", "ABC", "川A12345678"] {
+        assert_problem(
+            app.get_as(
+                &format!("/api/v1/me/traffic/violations?plate={plate}"),
+                &zhang,
+            )
+            .await,
+            422,
+            "traffic.invalid_plate",
+        )
+        .await;
+    }
+    // His own car by its plate, as he would type it: only its violations.
+    let running = app.state.exchange().unwrap().govsim.as_ref().unwrap();
+    let zhang_id = bianmin_core::ResidentId::parse("510104198803120039").unwrap();
+    let person = running.population().find(&zhang_id).unwrap();
+    let plate = &person.traffic.violations[0].plate;
+    let own: Value = app
+        .get_as(
+            &format!("/api/v1/me/traffic/violations?plate={plate}"),
+            &zhang,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let listed = own["violations"].as_array().unwrap();
+    assert!(!listed.is_empty(), "{own}");
+    let expected = person
+        .traffic
+        .violations
+        .iter()
+        .filter(|v| &v.plate == plate)
+        .count();
+    assert_eq!(listed.len(), expected);
+    let none: Value = app
+        .get_as("/api/v1/me/traffic/violations?plate=京A00000", &zhang)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(none["violations"].as_array().unwrap().is_empty());
     assert_problem(
         app.get_as("/api/v1/me/traffic/payments/not-a-uuid", &zhang)
             .await,
