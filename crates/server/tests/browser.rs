@@ -204,6 +204,11 @@ async fn sign_out(client: &Client) {
     wait_for(client, "button[data-persona]").await;
 }
 
+/// Waits for the element matching `css` and clicks it.
+async fn click(client: &Client, css: &str) {
+    wait_for(client, css).await.click().await.unwrap();
+}
+
 async fn text_of(client: &Client, css: &str) -> String {
     wait_for(client, css).await.text().await.unwrap()
 }
@@ -218,11 +223,7 @@ async fn a_citizen_sees_their_profile_masked_and_reveals_it_on_request() {
     client.set_window_size(390, 844).await.unwrap();
     sign_in(&client, &app, "citizen-zhang").await;
 
-    wait_for(&client, "[data-tab='me']")
-        .await
-        .click()
-        .await
-        .unwrap();
+    click(&client, "[data-tab='me']").await;
     wait_for(
         &client,
         "[data-testid='profile'][data-state='ready'][data-revealed='false']",
@@ -254,11 +255,7 @@ async fn a_citizen_sees_their_profile_masked_and_reveals_it_on_request() {
             .unwrap()
     );
 
-    wait_for(&client, "[data-testid='reveal-profile']")
-        .await
-        .click()
-        .await
-        .unwrap();
+    click(&client, "[data-testid='reveal-profile']").await;
     wait_for(&client, "[data-testid='profile'][data-revealed='true']").await;
     assert_eq!(
         text_of(&client, "[data-testid='profile-name']").await,
@@ -298,11 +295,7 @@ async fn a_citizen_sees_their_profile_masked_and_reveals_it_on_request() {
     );
 
     // 隐藏 masks again at once.
-    wait_for(&client, "[data-testid='hide-profile']")
-        .await
-        .click()
-        .await
-        .unwrap();
+    click(&client, "[data-testid='hide-profile']").await;
     wait_for(&client, "[data-testid='profile'][data-revealed='false']").await;
     assert_eq!(
         text_of(&client, "[data-testid='profile-name']").await,
@@ -338,11 +331,7 @@ async fn a_citizen_sees_their_profile_masked_and_reveals_it_on_request() {
         .await
         .unwrap();
     assert_eq!(erased.status(), 204);
-    wait_for(&client, "[data-tab='me']")
-        .await
-        .click()
-        .await
-        .unwrap();
+    click(&client, "[data-tab='me']").await;
     wait_for(&client, "[data-testid='profile'][data-state='erased']").await;
     let message = text_of(&client, "[data-testid='profile-erased']").await;
     assert!(message.contains("已删除"), "{message}");
@@ -385,11 +374,7 @@ async fn an_auditor_pages_the_audit_log_and_verifies_the_chain() {
     let roles = text_of(&client, "[data-testid='overview-roles']").await;
     assert!(roles.contains("审计人员"), "{roles}");
 
-    wait_for(&client, "a[data-nav='audit']")
-        .await
-        .click()
-        .await
-        .unwrap();
+    click(&client, "a[data-nav='audit']").await;
     let row = text_of(
         &client,
         "[data-testid='audit-row'][data-action='person.reveal']",
@@ -397,11 +382,7 @@ async fn an_auditor_pages_the_audit_log_and_verifies_the_chain() {
     .await;
     assert!(row.contains("查看个人明文信息"), "{row}");
     assert!(row.contains("本人自助查看"), "{row}");
-    wait_for(&client, "[data-testid='audit-verify']")
-        .await
-        .click()
-        .await
-        .unwrap();
+    click(&client, "[data-testid='audit-verify']").await;
     let result = text_of(
         &client,
         "[data-testid='audit-verify-result'][data-intact='true']",
@@ -440,21 +421,13 @@ async fn a_citizen_authorises_a_provident_fund_query_sees_the_account_and_revoke
     let shots = screenshot_dir();
 
     // From the home grid to the service; no consent yet, so the page asks for one.
-    wait_for(&client, "[data-service='hpf'][data-status='live']")
-        .await
-        .click()
-        .await
-        .unwrap();
+    click(&client, "[data-service='hpf'][data-status='live']").await;
     wait_for(
         &client,
         "[data-testid='consent-prompt'][data-state='intro']",
     )
     .await;
-    wait_for(&client, "[data-testid='consent-start']")
-        .await
-        .click()
-        .await
-        .unwrap();
+    click(&client, "[data-testid='consent-start']").await;
     wait_for(
         &client,
         "[data-testid='consent-prompt'][data-state='terms']",
@@ -468,11 +441,7 @@ async fn a_citizen_authorises_a_provident_fund_query_sees_the_account_and_revoke
         client.screenshot().await.unwrap(),
     )
     .unwrap();
-    wait_for(&client, "[data-testid='consent-approve']")
-        .await
-        .click()
-        .await
-        .unwrap();
+    click(&client, "[data-testid='consent-approve']").await;
 
     // Approved: the account, masked, fetched from the 公积金中心 through the exchange.
     wait_for(&client, "[data-testid='hpf-body'][data-state='ready']").await;
@@ -491,11 +460,7 @@ async fn a_citizen_authorises_a_provident_fund_query_sees_the_account_and_revoke
         .goto(&format!("{}/citizen/consents/", app.base))
         .await
         .unwrap();
-    wait_for(&client, "[data-testid='consent-item'][data-state='ACTIVE']")
-        .await
-        .click()
-        .await
-        .unwrap();
+    click(&client, "[data-testid='consent-item'][data-state='ACTIVE']").await;
     wait_for(
         &client,
         "[data-testid='consent-detail'][data-state='ACTIVE']",
@@ -521,16 +486,8 @@ async fn a_citizen_authorises_a_provident_fund_query_sees_the_account_and_revoke
         client.screenshot().await.unwrap(),
     )
     .unwrap();
-    wait_for(&client, "[data-testid='consent-revoke']")
-        .await
-        .click()
-        .await
-        .unwrap();
-    wait_for(&client, "[data-testid='consent-revoke-confirm']")
-        .await
-        .click()
-        .await
-        .unwrap();
+    click(&client, "[data-testid='consent-revoke']").await;
+    click(&client, "[data-testid='consent-revoke-confirm']").await;
     wait_for(
         &client,
         "[data-testid='consent-detail'][data-state='REVOKED']",
@@ -564,28 +521,16 @@ async fn a_citizen_pays_a_traffic_fine_and_gets_a_receipt() {
     let shots = screenshot_dir();
 
     // From the home grid to 交通罚没; no consent yet, so the page asks for one.
-    wait_for(&client, "[data-service='traffic'][data-status='live']")
-        .await
-        .click()
-        .await
-        .unwrap();
+    click(&client, "[data-service='traffic'][data-status='live']").await;
     wait_for(
         &client,
         "[data-testid='consent-prompt'][data-state='intro']",
     )
     .await;
-    wait_for(&client, "[data-testid='consent-start']")
-        .await
-        .click()
-        .await
-        .unwrap();
+    click(&client, "[data-testid='consent-start']").await;
     let kinds = text_of(&client, "[data-testid='consent-kinds']").await;
     assert!(kinds.contains("交通违法记录"), "{kinds}");
-    wait_for(&client, "[data-testid='consent-approve']")
-        .await
-        .click()
-        .await
-        .unwrap();
+    click(&client, "[data-testid='consent-approve']").await;
 
     // Approved: licence, vehicles (plates masked) and violations from the 交管局.
     wait_for(&client, "[data-testid='traffic-body'][data-state='ready']").await;
@@ -620,16 +565,8 @@ async fn a_citizen_pays_a_traffic_fine_and_gets_a_receipt() {
     .unwrap();
 
     // 缴款 → the confirmation sheet → 确认缴款 → the electronic receipt.
-    wait_for(&client, "[data-testid='pay-button']:not([disabled])")
-        .await
-        .click()
-        .await
-        .unwrap();
-    wait_for(&client, "[data-testid='pay-confirm']")
-        .await
-        .click()
-        .await
-        .unwrap();
+    click(&client, "[data-testid='pay-button']:not([disabled])").await;
+    click(&client, "[data-testid='pay-confirm']").await;
     wait_for(&client, "[data-testid='receipt']").await;
     let receipt_no = text_of(&client, "[data-testid='receipt-no']").await;
     assert!(!receipt_no.trim().is_empty());
@@ -696,22 +633,10 @@ async fn a_citizen_shows_a_dynamic_qr_code_that_a_hospital_verifies() {
     let shots = screenshot_dir();
 
     // From the home grid to 电子社保卡; no consent yet, so the page asks for one.
-    wait_for(&client, "[data-service='sscard'][data-status='live']")
-        .await
-        .click()
-        .await
-        .unwrap();
+    click(&client, "[data-service='sscard'][data-status='live']").await;
     wait_for(&client, "[data-testid='sscard-body'][data-state='consent']").await;
-    wait_for(&client, "[data-testid='consent-start']")
-        .await
-        .click()
-        .await
-        .unwrap();
-    wait_for(&client, "[data-testid='consent-approve']")
-        .await
-        .click()
-        .await
-        .unwrap();
+    click(&client, "[data-testid='consent-start']").await;
+    click(&client, "[data-testid='consent-approve']").await;
 
     // Approved: the card (masked, active, not yet bound) and the contributions.
     wait_for(&client, "[data-testid='sscard-body'][data-state='ready']").await;
@@ -725,11 +650,7 @@ async fn a_citizen_shows_a_dynamic_qr_code_that_a_hospital_verifies() {
     }
 
     // 申领 binds the card to this browser's device id; the QR code follows.
-    wait_for(&client, "[data-testid='sscard-activate']")
-        .await
-        .click()
-        .await
-        .unwrap();
+    click(&client, "[data-testid='sscard-activate']").await;
     let qr = wait_for(&client, "[data-testid='sscard-qr'] svg").await;
     let (_, _, width, height) = qr.rectangle().await.unwrap();
     assert!(
@@ -810,11 +731,7 @@ async fn a_citizen_shows_a_dynamic_qr_code_that_a_hospital_verifies() {
     );
     let input = wait_for(&client, "[data-testid='scan-input']").await;
     input.send_keys(&text).await.unwrap();
-    wait_for(&client, "[data-testid='scan-submit']")
-        .await
-        .click()
-        .await
-        .unwrap();
+    click(&client, "[data-testid='scan-submit']").await;
     wait_for(&client, "[data-testid='verdict'][data-result='valid']").await;
     assert_eq!(
         text_of(&client, "[data-testid='verdict-holder']").await,
@@ -892,11 +809,7 @@ async fn a_citizen_shows_a_dynamic_qr_code_that_a_hospital_verifies() {
         .expect("the QR text");
     assert_ne!(fresh, text);
     assert_eq!(scan(fresh.clone()).await["result"], "valid");
-    wait_for(&client, "[data-testid='sscard-revoke']")
-        .await
-        .click()
-        .await
-        .unwrap();
+    click(&client, "[data-testid='sscard-revoke']").await;
     let confirm = wait_for(&client, "[data-testid='sscard-revoke-confirm']").await;
     tokio::time::sleep(Duration::from_millis(400)).await; // the sheet slides in
     std::fs::write(
@@ -933,11 +846,7 @@ async fn a_citizen_shows_a_dynamic_qr_code_that_a_hospital_verifies() {
     assert_eq!(other.status(), 200);
     client.refresh().await.unwrap();
     wait_for(&client, "[data-testid='sscard-other-device']").await;
-    wait_for(&client, "[data-testid='sscard-activate']")
-        .await
-        .click()
-        .await
-        .unwrap();
+    click(&client, "[data-testid='sscard-activate']").await;
     let back = wait_for(&client, "[data-testid='sscard-qr']")
         .await
         .attr("data-text")
@@ -991,16 +900,8 @@ async fn a_citizen_pages_deposits_checks_withdrawal_and_runs_the_loan_calculator
         .goto(&format!("{}/citizen/hpf/", app.base))
         .await
         .unwrap();
-    wait_for(&client, "[data-testid='consent-start']")
-        .await
-        .click()
-        .await
-        .unwrap();
-    wait_for(&client, "[data-testid='consent-approve']")
-        .await
-        .click()
-        .await
-        .unwrap();
+    click(&client, "[data-testid='consent-start']").await;
+    click(&client, "[data-testid='consent-approve']").await;
     wait_for(&client, "[data-testid='hpf-body'][data-state='ready']").await;
 
     // Deposit history: six entries a page, newest first, and a second page.
@@ -1011,11 +912,7 @@ async fn a_citizen_pages_deposits_checks_withdrawal_and_runs_the_loan_calculator
         .unwrap();
     assert_eq!(first_page.len(), 6);
     let newest = first_page[0].attr("data-month").await.unwrap().unwrap();
-    wait_for(&client, "[data-testid='deposits-next']")
-        .await
-        .click()
-        .await
-        .unwrap();
+    click(&client, "[data-testid='deposits-next']").await;
     wait_for(&client, "[data-testid='deposits-page']").await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let second = wait_for(&client, "[data-testid='deposit']")
@@ -1042,11 +939,7 @@ async fn a_citizen_pages_deposits_checks_withdrawal_and_runs_the_loan_calculator
 
     // The calculator: 500,000 over 30 years, 等额本息 at the configured 2.6 %:
     // r = 0.026 / 12, A = P·r(1+r)^360 / ((1+r)^360 − 1) = 2,001.70 a month.
-    wait_for(&client, "[data-testid='calc-run']")
-        .await
-        .click()
-        .await
-        .unwrap();
+    click(&client, "[data-testid='calc-run']").await;
     wait_for(
         &client,
         "[data-testid='hpf-calculator'][data-state='ready']",
@@ -1056,11 +949,7 @@ async fn a_citizen_pages_deposits_checks_withdrawal_and_runs_the_loan_calculator
         text_of(&client, "[data-testid='calc-first']").await,
         "2,001.70 元"
     );
-    wait_for(&client, "[data-testid='quota-run']")
-        .await
-        .click()
-        .await
-        .unwrap();
+    click(&client, "[data-testid='quota-run']").await;
     let quota = text_of(&client, "[data-testid='quota-amount']").await;
     assert!(quota.ends_with(" 元"), "{quota}");
     client
@@ -1090,11 +979,7 @@ async fn a_citizen_sees_the_service_hall_with_availability_and_consents() {
     sign_in(&client, &app, "citizen-zhang").await;
 
     // The 服务 tab opens the hall.
-    wait_for(&client, "[data-tab='services']")
-        .await
-        .click()
-        .await
-        .unwrap();
+    click(&client, "[data-tab='services']").await;
     wait_for(&client, "[data-testid='hall-body'][data-state='ready']").await;
     let url = client.current_url().await.unwrap();
     assert_eq!(url.path(), "/citizen/hall/");
