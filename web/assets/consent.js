@@ -134,3 +134,23 @@ export function consentPrompt(host, what, onApproved) {
     reject.addEventListener('click', () => decide('reject'));
   }
 }
+
+/**
+ * 多个并行请求（Promise.allSettled 的结果）之后的统一处理：
+ * 任一请求正在带回登录页 → 返回 true（什么也不做）；任一请求答 consent.required →
+ * 在 host 中展示授权引导（同意后调用 onApproved）并返回 true；否则返回 false，由页面继续渲染。
+ * @param {PromiseSettledResult[]} results
+ * @param {HTMLElement} host
+ * @param {{purpose: string, title: string, why: string}} what
+ * @param {() => void} onApproved
+ */
+export function consentGate(results, host, what, onApproved) {
+  const failed = results.filter((r) => r.status === 'rejected' && r.reason);
+  if (failed.some((r) => r.reason.redirecting)) return true;
+  if (failed.some((r) => r.reason.code === 'consent.required')) {
+    host.dataset.state = 'consent';
+    consentPrompt(host, what, onApproved);
+    return true;
+  }
+  return false;
+}

@@ -19,7 +19,7 @@
 import { boot } from './shell.js';
 import { api } from './api.js';
 import { el, replace, problemBanner, toast } from './dom.js';
-import { consentPrompt, dateZh, dateTimeZh } from './consent.js';
+import { consentGate, dateZh, dateTimeZh } from './consent.js';
 import { qrcode } from '/vendor/qrcode/qrcode.mjs';
 
 const DEVICE_KEY = 'bianmin.device_id';
@@ -210,21 +210,17 @@ function page(host) {
       api('/api/v1/me/sscard/contributions'),
     ]);
     if (my !== view) return;
-    const all = [card, contributions];
-    if (all.some((r) => r.status === 'rejected' && r.reason && r.reason.redirecting)) return;
-    if (all.some((r) => r.status === 'rejected' && r.reason && r.reason.code === 'consent.required')) {
-      host.dataset.state = 'consent';
-      consentPrompt(
-        host,
-        {
-          purpose: 'SERVICE_SSCARD',
-          title: '电子社保卡',
-          why: '申领和出示电子社保卡、查询您的社会保障卡状态与社保缴费记录，需要您授权本平台向成都市人力资源和社会保障局获取这些信息。',
-        },
-        () => load(),
-      );
-      return;
-    }
+    const gated = consentGate(
+      [card, contributions],
+      host,
+      {
+        purpose: 'SERVICE_SSCARD',
+        title: '电子社保卡',
+        why: '申领和出示电子社保卡、查询您的社会保障卡状态与社保缴费记录，需要您授权本平台向成都市人力资源和社会保障局获取这些信息。',
+      },
+      () => load(),
+    );
+    if (gated) return;
     if (card.status === 'rejected') {
       host.dataset.state = 'error';
       replace(host, problemBanner(card.reason, { onRetry: () => load() }));

@@ -15,7 +15,7 @@
 import { boot } from './shell.js';
 import { api, ApiError } from './api.js';
 import { el, replace, problemBanner, toast } from './dom.js';
-import { consentPrompt, dateZh, dateTimeZh } from './consent.js';
+import { consentGate, dateZh, dateTimeZh } from './consent.js';
 
 const PAY_TIMEOUT_MS = 20000;
 const POLL_EVERY_MS = 2000;
@@ -205,21 +205,17 @@ function page(host) {
       api('/api/v1/me/traffic/payments'),
     ]);
     if (my !== view) return;
-    const all = [violations, licence, vehicles, account, payments];
-    if (all.some((r) => r.status === 'rejected' && r.reason && r.reason.redirecting)) return;
-    if (all.some((r) => r.status === 'rejected' && r.reason && r.reason.code === 'consent.required')) {
-      host.dataset.state = 'consent';
-      consentPrompt(
-        host,
-        {
-          purpose: 'SERVICE_TRAFFIC',
-          title: '交通违法查询与缴款',
-          why: '查询您的交通违法记录、名下机动车和驾驶证记分，并在您确认后缴纳罚款，需要您授权本平台向成都市公安局交通管理局获取这些信息。',
-        },
-        () => showList(),
-      );
-      return;
-    }
+    const gated = consentGate(
+      [violations, licence, vehicles, account, payments],
+      host,
+      {
+        purpose: 'SERVICE_TRAFFIC',
+        title: '交通违法查询与缴款',
+        why: '查询您的交通违法记录、名下机动车和驾驶证记分，并在您确认后缴纳罚款，需要您授权本平台向成都市公安局交通管理局获取这些信息。',
+      },
+      () => showList(),
+    );
+    if (gated) return;
     if (violations.status === 'rejected') {
       host.dataset.state = 'error';
       replace(host, problemBanner(violations.reason, { onRetry: () => showList() }));
