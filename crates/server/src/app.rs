@@ -64,6 +64,8 @@ struct Inner {
     /// Events of read-only service uses, written in batches by a background worker.
     usage_tx: tokio::sync::mpsc::Sender<bianmin_store::NewEvent>,
     usage_rx: tokio::sync::Mutex<tokio::sync::mpsc::Receiver<bianmin_store::NewEvent>>,
+    /// The demo employer's credit code, worked out from the simulated city once.
+    demo_employer_uscc: std::sync::OnceLock<Option<String>>,
     metrics: PrometheusHandle,
 }
 
@@ -140,8 +142,14 @@ impl AppState {
             demographics: std::sync::Mutex::new(std::collections::HashMap::new()),
             usage_tx,
             usage_rx: tokio::sync::Mutex::new(usage_rx),
+            demo_employer_uscc: std::sync::OnceLock::new(),
             metrics,
         }))
+    }
+
+    /// The demo employer's credit code, once worked out (see `institution`).
+    pub fn demo_employer_uscc(&self) -> &std::sync::OnceLock<Option<String>> {
+        &self.0.demo_employer_uscc
     }
 
     /// The district and age band of `person` (cached; `None` if their id cannot be read).

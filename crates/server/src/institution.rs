@@ -4,8 +4,6 @@
 //! comes from its account, never from the request, so no employer can ask about another's
 //! staff.
 
-use std::sync::OnceLock;
-
 use axum::extract::State;
 use axum::response::Response;
 use bianmin_govsim::Population;
@@ -24,20 +22,21 @@ use crate::http::query::ApiQuery;
 /// the institution persona says it employs (张伟). A real deployment keeps the credit code on
 /// the institution's account.
 fn employer_uscc(state: &AppState) -> Option<String> {
-    static USCC: OnceLock<Option<String>> = OnceLock::new();
-    USCC.get_or_init(|| {
-        let govsim = &state.config().govsim;
-        let population = Population::new(govsim.seed, govsim.size);
-        let zhang = crate::auth::personas::simulated_residents(&population)
-            .into_iter()
-            .find(|r| r.name == "张伟")?;
-        let employer = population.person(zhang.template).employment.employer?;
-        population
-            .employers()
-            .get(usize::from(employer))
-            .map(|e| e.uscc.as_str().to_owned())
-    })
-    .clone()
+    state
+        .demo_employer_uscc()
+        .get_or_init(|| {
+            let govsim = &state.config().govsim;
+            let population = Population::new(govsim.seed, govsim.size);
+            let zhang = crate::auth::personas::simulated_residents(&population)
+                .into_iter()
+                .find(|r| r.name == "张伟")?;
+            let employer = population.person(zhang.template).employment.employer?;
+            population
+                .employers()
+                .get(usize::from(employer))
+                .map(|e| e.uscc.as_str().to_owned())
+        })
+        .clone()
 }
 
 /// Query of `GET /api/v1/institution/staff`.
