@@ -66,7 +66,7 @@ pub const PERSONAS: [Persona; 13] = [
         department: None,
         resident_id_17: Some("51010419880312003"),
         phone: Some("13800000001"),
-        description: "锦江区市民，在职缴存公积金与社保，有一辆小型汽车",
+        description: "锦江区市民，在职缴存公积金与社保，名下有车、有待缴罚款",
     },
     Persona {
         id: "citizen-li",
@@ -96,7 +96,7 @@ pub const PERSONAS: [Persona; 13] = [
     staff(
         "institution-pharmacy",
         Role::Institution,
-        "孙丽",
+        "钱敏",
         Some("inst-pharmacy"),
         "定点药店，扫码核验电子社保卡",
     ),
