@@ -1,0 +1,11 @@
+//! 闪电贷 Lightning Loan: the arithmetic of a revolving consumer credit line (daily interest on
+//! the outstanding principal, repayment allocation, the annualised rate as an IRR with every
+//! fee) and the scorecard that turns an applicant's authorised data into points and reasons.
+//!
+//! *Architecture invariant:* no HTTP, no storage; money is `bianmin_core::Money` (fen) and
+//! rates are decimals, never floats (the scorecard's internal training statistics aside).
+
+#![warn(missing_docs)]
+
+pub mod interest;
+pub mod scorecard;
