@@ -6,73 +6,23 @@
 //!
 //! Population: seed 20261129, 100,000 people; people 0..60,000 are the sample (the first 70 %
 //! to train, the other 30 % to validate), labelled by `draw_default(i, 12)`. Features are
-//! built only from what the agencies report (identity, tax, housing fund, social insurance,
+//! built only from what the agencies answer (identity, tax, housing fund, social insurance,
 //! credit report, courts); the hidden `true_pd()` is used only as the ceiling on the
-//! validation part. Writes `crates/lending/models/scorecard-v1.json`.
+//! validation part. The answers are built with the govsim record constructors
+//! ([`AgencyRecords::simulated`]) and mapped by [`from_records`], the same mapping the decision
+//! engine uses. Writes `crates/lending/models/scorecard-v1.json`.
 
 use std::path::Path;
 
-use bianmin_govsim::population::{Population, SyntheticPerson};
-use bianmin_lending::scorecard::{
-    EmploymentKind, Features, TrainingConfig, Validation, auc, ks, train,
-};
+use bianmin_govsim::REFERENCE_DATE;
+use bianmin_govsim::population::Population;
+use bianmin_govsim::records::DateRange;
+use bianmin_lending::features::{AgencyRecords, from_records};
+use bianmin_lending::scorecard::{TrainingConfig, Validation, auc, ks, train};
 
 const SEED: u64 = 20_261_129;
 const POPULATION: u32 = 100_000;
 const SAMPLE: u32 = 60_000;
-
-/// What the decision engine would extract from the agencies' answers about `person`.
-fn features_of(population: &Population, person: &SyntheticPerson) -> Features {
-    use bianmin_govsim::population::court::CaseStatus;
-    use bianmin_govsim::population::social_insurance::{InsuredStatus, Scheme};
-    use bianmin_govsim::population::tax::IncomeKind;
-
-    let returns = population.tax_returns(person);
-    let latest = returns.iter().max_by_key(|year| year.year);
-    let fund = person.housing_fund.as_ref();
-    let income_fen = match latest {
-        Some(year) if year.gross_income.fen() > 0 => year.gross_income.fen() / 12,
-        _ => fund.map_or(0, |fund| fund.base.fen()),
-    };
-    let income_yuan = u32::try_from(income_fen / 100).unwrap_or(u32::MAX);
-    let si = &person.social_insurance;
-    let employment = match (si.status, si.scheme, latest.map(|year| year.kind)) {
-        (InsuredStatus::Retired, _, _) => EmploymentKind::Retired,
-        (InsuredStatus::Contributing, Scheme::Employee, _) => EmploymentKind::Employed,
-        (_, _, Some(IncomeKind::Business)) => EmploymentKind::SelfEmployed,
-        (InsuredStatus::Contributing, Scheme::Flexible, _) => EmploymentKind::Flexible,
-        (_, _, Some(IncomeKind::Remuneration)) => EmploymentKind::Flexible,
-        (_, _, Some(IncomeKind::Wages)) if income_yuan > 0 => EmploymentKind::Employed,
-        _ => EmploymentKind::NoIncomeRecord,
-    };
-    let credit = &person.credit;
-    let repayment_fen = credit.monthly_repayment().fen();
-    let dti = (repayment_fen * 1_000 / (income_fen.max(150_000))).min(2_000);
-    let limit = credit.cards.total_limit.fen();
-    let utilisation = if limit > 0 {
-        (credit.cards.used.fen() * 100 / limit).min(200)
-    } else {
-        0
-    };
-    Features {
-        age: person.age,
-        monthly_income_yuan: income_yuan,
-        fund_months: fund.map_or(0, |fund| fund.months_contributed),
-        employment,
-        dti_permille: u32::try_from(dti).unwrap_or(2_000),
-        overdue_days: credit.overdue_days,
-        worst_status_24m: credit.worst_status(),
-        inquiries_6m: credit.inquiries_6m,
-        card_utilisation_pct: u32::try_from(utilisation).unwrap_or(200),
-        dishonest: person.court.is_dishonest(),
-        open_court_cases: person
-            .court
-            .cases
-            .iter()
-            .filter(|case| case.status == CaseStatus::Open)
-            .count() as u32,
-    }
-}
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let started = std::time::Instant::now();
@@ -82,7 +32,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for index in 0..SAMPLE {
         let person = population.person(index);
         let defaulted = population.draw_default(index, 12);
-        samples.push((features_of(&population, &person), defaulted));
+        samples.push((
+            from_records(
+                &AgencyRecords::simulated(&population, &person, DateRange::ALL),
+                REFERENCE_DATE,
+            )?,
+            defaulted,
+        ));
         truth.push(person.true_pd());
     }
     let split = SAMPLE as usize * 7 / 10;

@@ -7,5 +7,6 @@
 
 #![warn(missing_docs)]
 
+pub mod features;
 pub mod interest;
 pub mod scorecard;

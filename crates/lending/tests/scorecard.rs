@@ -1,66 +1,16 @@
 //! The scorecard: determinism, monotonicity, reasons, the inputs hash, and the shipped
 //! model's discrimination on a fresh govsim sample.
 
-use bianmin_govsim::population::{Population, SyntheticPerson};
+use bianmin_govsim::REFERENCE_DATE;
+use bianmin_govsim::population::Population;
+use bianmin_govsim::records::DateRange;
+use bianmin_lending::features::{AgencyRecords, from_records};
 use bianmin_lending::scorecard::{
     EmploymentKind, Feature, Features, Scorecard, TrainingConfig, inputs_hash, train,
 };
 
 const SEED: u64 = 20_261_129;
 const POPULATION: u32 = 100_000;
-
-/// What the decision engine would extract from the agencies' answers about `person`.
-fn features_of(population: &Population, person: &SyntheticPerson) -> Features {
-    use bianmin_govsim::population::court::CaseStatus;
-    use bianmin_govsim::population::social_insurance::{InsuredStatus, Scheme};
-    use bianmin_govsim::population::tax::IncomeKind;
-
-    let returns = population.tax_returns(person);
-    let latest = returns.iter().max_by_key(|year| year.year);
-    let fund = person.housing_fund.as_ref();
-    let income_fen = match latest {
-        Some(year) if year.gross_income.fen() > 0 => year.gross_income.fen() / 12,
-        _ => fund.map_or(0, |fund| fund.base.fen()),
-    };
-    let income_yuan = u32::try_from(income_fen / 100).unwrap_or(u32::MAX);
-    let si = &person.social_insurance;
-    let employment = match (si.status, si.scheme, latest.map(|year| year.kind)) {
-        (InsuredStatus::Retired, _, _) => EmploymentKind::Retired,
-        (InsuredStatus::Contributing, Scheme::Employee, _) => EmploymentKind::Employed,
-        (_, _, Some(IncomeKind::Business)) => EmploymentKind::SelfEmployed,
-        (InsuredStatus::Contributing, Scheme::Flexible, _) => EmploymentKind::Flexible,
-        (_, _, Some(IncomeKind::Remuneration)) => EmploymentKind::Flexible,
-        (_, _, Some(IncomeKind::Wages)) if income_yuan > 0 => EmploymentKind::Employed,
-        _ => EmploymentKind::NoIncomeRecord,
-    };
-    let credit = &person.credit;
-    let repayment_fen = credit.monthly_repayment().fen();
-    let dti = (repayment_fen * 1_000 / (income_fen.max(150_000))).min(2_000);
-    let limit = credit.cards.total_limit.fen();
-    let utilisation = if limit > 0 {
-        (credit.cards.used.fen() * 100 / limit).min(200)
-    } else {
-        0
-    };
-    Features {
-        age: person.age,
-        monthly_income_yuan: income_yuan,
-        fund_months: fund.map_or(0, |fund| fund.months_contributed),
-        employment,
-        dti_permille: u32::try_from(dti).unwrap_or(2_000),
-        overdue_days: credit.overdue_days,
-        worst_status_24m: credit.worst_status(),
-        inquiries_6m: credit.inquiries_6m,
-        card_utilisation_pct: u32::try_from(utilisation).unwrap_or(200),
-        dishonest: person.court.is_dishonest(),
-        open_court_cases: person
-            .court
-            .cases
-            .iter()
-            .filter(|case| case.status == CaseStatus::Open)
-            .count() as u32,
-    }
-}
 
 fn card() -> &'static Scorecard {
     Scorecard::embedded().expect("the shipped model parses")
@@ -318,7 +268,11 @@ fn training_is_reproducible_on_a_small_sample() {
         .map(|index| {
             let person = population.person(index);
             (
-                features_of(&population, &person),
+                from_records(
+                    &AgencyRecords::simulated(&population, &person, DateRange::ALL),
+                    REFERENCE_DATE,
+                )
+                .expect("govsim answers map to features"),
                 population.draw_default(index, 12),
             )
         })
@@ -347,7 +301,15 @@ fn embedded_model_discriminates_on_a_fresh_sample() {
     for index in 90_000..95_000 {
         let person = population.person(index);
         let defaulted = population.draw_default(index, 12);
-        let points = card.score(&features_of(&population, &person)).points;
+        let points = card
+            .score(
+                &from_records(
+                    &AgencyRecords::simulated(&population, &person, DateRange::ALL),
+                    REFERENCE_DATE,
+                )
+                .expect("govsim answers map to features"),
+            )
+            .points;
         scored.push((-f64::from(points), defaulted));
         truth.push((person.true_pd(), defaulted));
     }
