@@ -7,6 +7,8 @@
 
 #![warn(missing_docs)]
 
+pub mod crosscheck;
 pub mod features;
 pub mod interest;
+pub mod policy;
 pub mod scorecard;
