@@ -8,6 +8,7 @@
 #![warn(missing_docs)]
 
 pub mod crosscheck;
+pub mod decision;
 pub mod features;
 pub mod interest;
 pub mod policy;
