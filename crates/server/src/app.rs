@@ -32,6 +32,8 @@ use crate::config::Config;
 use crate::http::middleware::{self as mw, REQUEST_ID_HEADER};
 use crate::{audit, consents, hall, hpf, institution, openapi, ops, people, sscard, traffic, web};
 
+/// Key id of the platform key that signs 电子社保卡 QR codes.
+pub const QR_KEY_ID: u16 = 1;
 /// Read-only service uses waiting to be written (beyond it they are written one by one).
 const USAGE_QUEUE: usize = 10_000;
 /// People whose district and age band are kept in memory.
@@ -64,6 +66,9 @@ struct Inner {
     /// Events of read-only service uses, written in batches by a background worker.
     usage_tx: tokio::sync::mpsc::Sender<bianmin_store::NewEvent>,
     usage_rx: tokio::sync::Mutex<tokio::sync::mpsc::Receiver<bianmin_store::NewEvent>>,
+    /// Signs the 电子社保卡 QR codes with the platform key (made once; `None` only if the key
+    /// does not copy, which a valid key always does).
+    qr_issuer: Option<bianmin_services::sscard::qr::QrIssuer>,
     /// The demo employer's credit code, worked out from the simulated city once.
     demo_employer_uscc: std::sync::OnceLock<Option<String>>,
     metrics: PrometheusHandle,
@@ -124,6 +129,12 @@ impl AppState {
             )
         });
         let (usage_tx, usage_rx) = tokio::sync::mpsc::channel(USAGE_QUEUE);
+        // The signing key zeroizes on drop and is not `Clone`: the issuer gets a copy.
+        let qr_issuer = bianmin_crypto::Sm2SigningKey::from_secret_bytes(
+            keys.platform.sign.secret_bytes().as_slice(),
+        )
+        .ok()
+        .map(|key| bianmin_services::sscard::qr::QrIssuer::new(QR_KEY_ID, key));
         AppState(Arc::new(Inner {
             config,
             store,
@@ -142,9 +153,15 @@ impl AppState {
             demographics: std::sync::Mutex::new(std::collections::HashMap::new()),
             usage_tx,
             usage_rx: tokio::sync::Mutex::new(usage_rx),
+            qr_issuer,
             demo_employer_uscc: std::sync::OnceLock::new(),
             metrics,
         }))
+    }
+
+    /// The issuer of 电子社保卡 QR codes.
+    pub fn qr_issuer(&self) -> Option<&bianmin_services::sscard::qr::QrIssuer> {
+        self.0.qr_issuer.as_ref()
     }
 
     /// The demo employer's credit code, once worked out (see `institution`).

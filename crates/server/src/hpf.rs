@@ -6,9 +6,8 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::header::CACHE_CONTROL;
-use axum::http::{HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use bianmin_consent::Purpose;
 use bianmin_core::Money;
 use bianmin_core::money::Rate;
@@ -29,6 +28,7 @@ use uuid::Uuid;
 use crate::app::AppState;
 use crate::auth::{Principal, Role};
 use crate::http::json::ApiJson;
+use crate::http::no_store;
 use crate::http::problem::{ApiError, Problem};
 use crate::http::query::ApiQuery;
 use crate::usage::Use;
@@ -113,15 +113,6 @@ fn no_account(e: bianmin_gateway::FetchError) -> ApiError {
         }
         other => other.into(),
     }
-}
-
-/// A JSON answer that is personal data: never cached.
-pub(crate) fn no_store<T: Serialize>(body: T) -> Response {
-    let mut response = Json(body).into_response();
-    response
-        .headers_mut()
-        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
 }
 
 /// The signed-in citizen's provident-fund account. Needs a live `SERVICE_HPF_QUERY` consent:

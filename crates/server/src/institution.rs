@@ -14,7 +14,7 @@ use utoipa::IntoParams;
 
 use crate::app::AppState;
 use crate::auth::{InstitutionKind, Principal, Role, institution_kind};
-use crate::hpf::no_store;
+use crate::http::no_store;
 use crate::http::problem::{ApiError, Problem};
 use crate::http::query::ApiQuery;
 

@@ -12,9 +12,7 @@ use bianmin_consent::Purpose;
 use bianmin_govsim::records::social_insurance::{
     SiCard, SiCardActivation, SiCardStatus, SiContributions,
 };
-use bianmin_services::sscard::qr::{
-    QrIssuer, QrPolicy, QrRejection, QrVerifier, VerifiedQr, device_digest,
-};
+use bianmin_services::sscard::qr::{QrPolicy, QrRejection, QrVerifier, VerifiedQr, device_digest};
 use bianmin_store::on_pool;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -22,24 +20,14 @@ use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::app::AppState;
+use crate::app::{AppState, QR_KEY_ID};
 use crate::auth::{InstitutionKind, Principal, Role, institution_kind};
-use crate::hpf::{citizen_and_gateway, no_store};
+use crate::hpf::citizen_and_gateway;
 use crate::http::json::ApiJson;
+use crate::http::no_store;
 use crate::http::problem::{ApiError, Problem};
 use crate::http::query::ApiQuery;
 use crate::usage::Use;
-
-/// Key id of the platform key that signs QR codes (the platform's exchange signing key).
-const QR_KEY_ID: u16 = 1;
-
-fn issuer(state: &AppState) -> Result<QrIssuer, ApiError> {
-    // The key is not `Clone` (it zeroizes on drop); a copy is made from its bytes per use.
-    let secret = state.platform_keys().sign.secret_bytes();
-    let key = bianmin_crypto::Sm2SigningKey::from_secret_bytes(secret.as_slice())
-        .map_err(ApiError::internal)?;
-    Ok(QrIssuer::new(QR_KEY_ID, key))
-}
 
 fn verifier(state: &AppState) -> QrVerifier {
     QrVerifier::new().with_key(QR_KEY_ID, state.platform_keys().sign.verifying_key())
@@ -300,7 +288,9 @@ pub async fn my_qr(
             .as_slice()
             .try_into()
             .map_err(|_| ApiError::internal("stored device digest has the wrong length"))?;
-        let qr = issuer(&state)?
+        let qr = state
+            .qr_issuer()
+            .ok_or_else(|| ApiError::internal("the QR issuer has no key"))?
             .issue_for_digest(binding.card_token, digest, state.clock().now())
             .map_err(ApiError::internal)?;
         Ok(QrView {

@@ -16,8 +16,8 @@ use uuid::Uuid;
 
 use crate::app::AppState;
 use crate::auth::{Principal, Role};
-use crate::hpf::no_store;
 use crate::http::json::ApiJson;
+use crate::http::no_store;
 use crate::http::path::ApiPath;
 use crate::http::problem::{ApiError, Problem};
 use crate::http::query::ApiQuery;

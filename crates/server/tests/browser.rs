@@ -204,6 +204,15 @@ async fn sign_out(client: &Client) {
     wait_for(client, "button[data-persona]").await;
 }
 
+/// Saves what `client` shows as `artifacts/screenshots/<name>`.
+async fn save_screenshot(client: &Client, name: &str) {
+    std::fs::write(
+        screenshot_dir().join(name),
+        client.screenshot().await.unwrap(),
+    )
+    .unwrap();
+}
+
 /// Waits for the element matching `css` and clicks it.
 async fn click(client: &Client, css: &str) {
     wait_for(client, css).await.click().await.unwrap();
@@ -418,7 +427,6 @@ async fn a_citizen_authorises_a_provident_fund_query_sees_the_account_and_revoke
     let client = browser(&driver).await;
     client.set_window_size(390, 844).await.unwrap();
     sign_in(&client, &app, "citizen-zhang").await;
-    let shots = screenshot_dir();
 
     // From the home grid to the service; no consent yet, so the page asks for one.
     click(&client, "[data-service='hpf'][data-status='live']").await;
@@ -436,11 +444,7 @@ async fn a_citizen_authorises_a_provident_fund_query_sees_the_account_and_revoke
     let kinds = text_of(&client, "[data-testid='consent-kinds']").await;
     assert!(kinds.contains("住房公积金账户"), "{kinds}");
     assert!(kinds.contains("住房公积金缴存明细"), "{kinds}");
-    std::fs::write(
-        shots.join("citizen-hpf-consent.png"),
-        client.screenshot().await.unwrap(),
-    )
-    .unwrap();
+    save_screenshot(&client, "citizen-hpf-consent.png").await;
     click(&client, "[data-testid='consent-approve']").await;
 
     // Approved: the account, masked, fetched from the 公积金中心 through the exchange.
@@ -449,11 +453,7 @@ async fn a_citizen_authorises_a_provident_fund_query_sees_the_account_and_revoke
     assert!(number.starts_with("********"), "{number}");
     let balance = text_of(&client, "[data-testid='hpf-balance']").await;
     assert!(balance.contains('.'), "{balance}");
-    std::fs::write(
-        shots.join("citizen-hpf-account.png"),
-        client.screenshot().await.unwrap(),
-    )
-    .unwrap();
+    save_screenshot(&client, "citizen-hpf-account.png").await;
 
     // 我的授权: the consent is there, used once; revoke it.
     client
@@ -481,11 +481,7 @@ async fn a_citizen_authorises_a_provident_fund_query_sees_the_account_and_revoke
         kinds.iter().any(|k| k.contains("住房公积金账户")),
         "{kinds:?}"
     );
-    std::fs::write(
-        shots.join("citizen-consent-detail.png"),
-        client.screenshot().await.unwrap(),
-    )
-    .unwrap();
+    save_screenshot(&client, "citizen-consent-detail.png").await;
     click(&client, "[data-testid='consent-revoke']").await;
     click(&client, "[data-testid='consent-revoke-confirm']").await;
     wait_for(
@@ -518,7 +514,6 @@ async fn a_citizen_pays_a_traffic_fine_and_gets_a_receipt() {
     let client = browser(&driver).await;
     client.set_window_size(390, 844).await.unwrap();
     sign_in(&client, &app, "citizen-zhang").await;
-    let shots = screenshot_dir();
 
     // From the home grid to 交通罚没; no consent yet, so the page asks for one.
     click(&client, "[data-service='traffic'][data-status='live']").await;
@@ -558,11 +553,7 @@ async fn a_citizen_pays_a_traffic_fine_and_gets_a_receipt() {
     select.click().await.unwrap();
     let total = text_of(&client, "[data-testid='pay-total']").await;
     assert_eq!(total.trim_start_matches('¥').replace(',', ""), amount);
-    std::fs::write(
-        shots.join("citizen-traffic-fines.png"),
-        client.screenshot().await.unwrap(),
-    )
-    .unwrap();
+    save_screenshot(&client, "citizen-traffic-fines.png").await;
 
     // 缴款 → the confirmation sheet → 确认缴款 → the electronic receipt.
     click(&client, "[data-testid='pay-button']:not([disabled])").await;
@@ -587,11 +578,7 @@ async fn a_citizen_pays_a_traffic_fine_and_gets_a_receipt() {
             .await
             .contains("交管部门已确认")
     );
-    std::fs::write(
-        shots.join("citizen-traffic-receipt.png"),
-        client.screenshot().await.unwrap(),
-    )
-    .unwrap();
+    save_screenshot(&client, "citizen-traffic-receipt.png").await;
 
     // Back on the list, the fine shows as paid.
     client.goto(&app.url("/citizen/traffic/")).await.unwrap();
@@ -630,7 +617,6 @@ async fn a_citizen_shows_a_dynamic_qr_code_that_a_hospital_verifies() {
     let client = browser(&driver).await;
     client.set_window_size(390, 844).await.unwrap();
     sign_in(&client, &app, persona).await;
-    let shots = screenshot_dir();
 
     // From the home grid to 电子社保卡; no consent yet, so the page asks for one.
     click(&client, "[data-service='sscard'][data-status='live']").await;
@@ -697,11 +683,7 @@ async fn a_citizen_shows_a_dynamic_qr_code_that_a_hospital_verifies() {
         )
         .await
         .unwrap();
-    std::fs::write(
-        shots.join("citizen-sscard-qr.png"),
-        client.screenshot().await.unwrap(),
-    )
-    .unwrap();
+    save_screenshot(&client, "citizen-sscard-qr.png").await;
     client
         .execute(
             "document.querySelector('[data-testid=contributions]').scrollIntoView({ block: 'start' });",
@@ -709,11 +691,7 @@ async fn a_citizen_shows_a_dynamic_qr_code_that_a_hospital_verifies() {
         )
         .await
         .unwrap();
-    std::fs::write(
-        shots.join("citizen-sscard-contributions.png"),
-        client.screenshot().await.unwrap(),
-    )
-    .unwrap();
+    save_screenshot(&client, "citizen-sscard-contributions.png").await;
 
     // The hospital's counter, in the same browser: the code verifies, with the masked holder.
     sign_out(&client).await;
@@ -737,11 +715,7 @@ async fn a_citizen_shows_a_dynamic_qr_code_that_a_hospital_verifies() {
         text_of(&client, "[data-testid='verdict-holder']").await,
         "*伟"
     );
-    std::fs::write(
-        shots.join("institution-verify-valid.png"),
-        client.screenshot().await.unwrap(),
-    )
-    .unwrap();
+    save_screenshot(&client, "institution-verify-valid.png").await;
 
     // One character changed in the middle (in the signature): forged. A scanner ends with Enter.
     let mut tampered = text.clone().into_bytes();
@@ -765,11 +739,7 @@ async fn a_citizen_shows_a_dynamic_qr_code_that_a_hospital_verifies() {
         history[0].attr("data-result").await.unwrap().as_deref(),
         Some("forged")
     );
-    std::fs::write(
-        shots.join("institution-verify-forged.png"),
-        client.screenshot().await.unwrap(),
-    )
-    .unwrap();
+    save_screenshot(&client, "institution-verify-forged.png").await;
     sign_out(&client).await;
 
     // Two minutes later the same code (a screenshot of it) has expired.
@@ -812,18 +782,10 @@ async fn a_citizen_shows_a_dynamic_qr_code_that_a_hospital_verifies() {
     click(&client, "[data-testid='sscard-revoke']").await;
     let confirm = wait_for(&client, "[data-testid='sscard-revoke-confirm']").await;
     tokio::time::sleep(Duration::from_millis(400)).await; // the sheet slides in
-    std::fs::write(
-        shots.join("citizen-sscard-revoke.png"),
-        client.screenshot().await.unwrap(),
-    )
-    .unwrap();
+    save_screenshot(&client, "citizen-sscard-revoke.png").await;
     confirm.click().await.unwrap();
     wait_for(&client, "[data-testid='sscard-activate']").await;
-    std::fs::write(
-        shots.join("citizen-sscard-unbound.png"),
-        client.screenshot().await.unwrap(),
-    )
-    .unwrap();
+    save_screenshot(&client, "citizen-sscard-unbound.png").await;
     wait_for(&client, "[data-testid='sscard-card'][data-bound='false']").await;
     assert!(
         client
@@ -878,11 +840,7 @@ async fn an_employer_is_told_that_scanning_is_for_hospitals_and_pharmacies() {
             .await
             .is_err()
     );
-    std::fs::write(
-        screenshot_dir().join("institution-employer-forbidden.png"),
-        client.screenshot().await.unwrap(),
-    )
-    .unwrap();
+    save_screenshot(&client, "institution-employer-forbidden.png").await;
     sign_out(&client).await;
     client.close().await.unwrap();
 }
@@ -959,11 +917,7 @@ async fn a_citizen_pages_deposits_checks_withdrawal_and_runs_the_loan_calculator
         )
         .await
         .unwrap();
-    std::fs::write(
-        screenshot_dir().join("citizen-hpf-calculator.png"),
-        client.screenshot().await.unwrap(),
-    )
-    .unwrap();
+    save_screenshot(&client, "citizen-hpf-calculator.png").await;
     sign_out(&client).await;
     client.close().await.unwrap();
 }
@@ -1048,11 +1002,7 @@ async fn a_citizen_sees_the_service_hall_with_availability_and_consents() {
         )
         .await
         .unwrap();
-    std::fs::write(
-        screenshot_dir().join("citizen-service-hall-pilot.png"),
-        client.screenshot().await.unwrap(),
-    )
-    .unwrap();
+    save_screenshot(&client, "citizen-service-hall-pilot.png").await;
 
     // Granted through the API, the hall shows the consent after a reload.
     let token = app.login("citizen-zhang").await;
@@ -1083,11 +1033,7 @@ async fn a_citizen_sees_the_service_hall_with_availability_and_consents() {
     )
     .await;
     assert!(consent.contains("已授权，有效期至"), "{consent}");
-    std::fs::write(
-        screenshot_dir().join("citizen-service-hall.png"),
-        client.screenshot().await.unwrap(),
-    )
-    .unwrap();
+    save_screenshot(&client, "citizen-service-hall.png").await;
     sign_out(&client).await;
     client.close().await.unwrap();
 }
@@ -1141,11 +1087,7 @@ async fn an_employer_sees_its_own_staff_masked() {
         )
         .await
         .unwrap();
-    std::fs::write(
-        screenshot_dir().join("institution-employer-staff.png"),
-        client.screenshot().await.unwrap(),
-    )
-    .unwrap();
+    save_screenshot(&client, "institution-employer-staff.png").await;
     sign_out(&client).await;
 
     // A hospital is no employer here: no staff table.

@@ -129,21 +129,6 @@ impl ServiceUse {
     pub async fn append(&self, tx: &mut Tx, now: DateTime<Utc>) -> Result<(), StoreError> {
         tx.append_event(&self.event(now)).await.map(|_| ())
     }
-
-    /// Records the use in a transaction of its own (a read-only use has no other).
-    ///
-    /// # Errors
-    ///
-    /// The store's.
-    pub async fn record(
-        &self,
-        store: &bianmin_store::Store,
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        let mut tx = store.begin_write().await?;
-        self.append(&mut tx, now).await?;
-        tx.commit().await
-    }
 }
 
 #[cfg(test)]
