@@ -11,5 +11,8 @@ pub mod crosscheck;
 pub mod decision;
 pub mod features;
 pub mod interest;
+pub mod ledger;
 pub mod policy;
 pub mod scorecard;
+pub mod simulate;
+pub mod train;

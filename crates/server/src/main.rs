@@ -46,6 +46,9 @@ enum Command {
     /// The tamper-evident audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// 闪电贷 Lightning Loan tools: what-if simulation of a line, scorecard training.
+    #[command(subcommand)]
+    Lending(LendingCommand),
     /// Run the simulated government agencies as a separate process (development only).
     Govsim {
         /// IP address the agencies listen on, each on its own free port [default: 127.0.0.1].
@@ -57,6 +60,39 @@ enum Command {
         registry_out: PathBuf,
         #[command(flatten)]
         data: DataArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum LendingCommand {
+    /// Replay a scenario of draws and repayments (JSON) on a fresh line and print the statements.
+    Simulate {
+        /// The scenario file (see docs/lending.md).
+        scenario: PathBuf,
+    },
+    /// Fit a scorecard (binning, WOE, IV, logistic regression, points) on a CSV file.
+    Train {
+        /// CSV file with a header row.
+        #[arg(long)]
+        data: PathBuf,
+        /// The target column: 1/0, true/false or bad/good (1, true, bad = default).
+        #[arg(long)]
+        target: String,
+        /// Column whose values `train`/`test` fix the split (otherwise a seeded random split).
+        #[arg(long)]
+        split_column: Option<String>,
+        /// Share of rows held out for validation when there is no split column.
+        #[arg(long, default_value_t = 0.3)]
+        holdout: f64,
+        /// Seed of the random split.
+        #[arg(long, default_value_t = 20_261_129)]
+        seed: u64,
+        /// Version written into the model.
+        #[arg(long, default_value = "csv-1")]
+        model_version: String,
+        /// Where to write the model (JSON); not written when absent.
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
 }
 
@@ -210,6 +246,7 @@ async fn main() -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Lending(command) => lending(command),
         Command::Govsim {
             listen,
             registry_out,
@@ -247,6 +284,39 @@ async fn main() -> anyhow::Result<()> {
             }
         }
     }
+}
+
+fn lending(command: LendingCommand) -> anyhow::Result<()> {
+    match command {
+        LendingCommand::Simulate { scenario } => {
+            let text = std::fs::read_to_string(&scenario)
+                .with_context(|| format!("cannot read {}", scenario.display()))?;
+            let report = bianmin_lending::simulate::run(&text)?;
+            print!("{report}");
+        }
+        LendingCommand::Train {
+            data,
+            target,
+            split_column,
+            holdout,
+            seed,
+            model_version,
+            out,
+        } => {
+            let report =
+                bianmin_lending::train::train_csv(&bianmin_lending::train::CsvTrainOptions {
+                    data,
+                    target,
+                    split_column,
+                    holdout_fraction: holdout,
+                    seed,
+                    model_version,
+                    out,
+                })?;
+            print!("{report}");
+        }
+    }
+    Ok(())
 }
 
 async fn govsim(config: Config, registry_out: &std::path::Path) -> anyhow::Result<()> {

@@ -1,0 +1,1 @@
+//! The revolving line's double-entry ledger (in progress).
