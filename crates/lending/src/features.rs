@@ -58,7 +58,7 @@ const UTILISATION_CAP_PCT: i64 = 200;
 ///
 /// `None` is an agency's `not_found` (or a data kind the consent did not cover); see the
 /// [module documentation](self) for how each absence is treated.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AgencyRecords {
     /// Birth date: from the resident id (and confirmed by `identity.verify`).
     pub birth_date: NaiveDate,
