@@ -5,10 +5,13 @@
 // 以及 /api/v1/ops/overview 的运行概况（数据库、会话、事件、各角色用户数）。
 // 审计日志页（首次打开时才请求）：审计人员、管理员可分页浏览记录并校验 HMAC-SM3 链；
 // 银行运营人员由服务端拒绝（403），页面展示服务端给出的说明。
+// 人工复核页（首次打开时才请求，银行运营人员）：闪电贷申请人依《个人信息保护法》第二十四条要求
+// 复核的未通过申请，逐条展示审批依据（评分、模型版本、未通过原因、申请人陈述），可“复现决策”
+// 核对原决策能否按记录的输入与版本重算出来，维持原结果或改为通过（须写复核意见，改为通过须核定额度）。
 
 import { boot } from './shell.js';
 import { api, ApiError } from './api.js';
-import { el, replace, problemBanner } from './dom.js';
+import { el, replace, problemBanner, toast } from './dom.js';
 
 const VIEWS = ['overview', 'review', 'kb', 'antibot', 'audit', 'system'];
 const CHECK_LABELS = { database: '数据库' };
@@ -464,6 +467,231 @@ function auditView(host) {
   };
 }
 
+// ---------- 人工复核（闪电贷） ----------
+
+const REVIEW_STATES = {
+  pending: ['待复核', 'badge badge--warn'],
+  upheld: ['维持原结果', 'badge'],
+  overturned: ['改为通过', 'badge badge--ok'],
+};
+const MAX_LIMIT_FEN = 20000000n; // 闪电贷最高额度 200,000 元
+
+/** 元字符串或输入 → 整数分；不合法时返回 null。 */
+function toFen(text) {
+  const m = /^(\d+)(?:\.(\d{1,2}))?$/.exec(String(text ?? '').replace(/[,，\s元¥]/g, ''));
+  return m ? BigInt(m[1]) * 100n + BigInt((m[2] || '0').padEnd(2, '0')) : null;
+}
+
+function fenToText(fen) {
+  return `${fen / 100n}.${String(fen % 100n).padStart(2, '0')}`;
+}
+
+/** '12345.60' → '12,345.60'（纯字符串处理）。 */
+function yuan(text) {
+  const [int, frac = '00'] = String(text ?? '0').split('.');
+  return `${int.replace(/\B(?=(\d{3})+(?!\d))/g, ',')}.${frac.padEnd(2, '0')}`;
+}
+
+function reviewDenied(err) {
+  return el(
+    'section',
+    { class: 'card state-panel', role: 'alert', dataset: { testid: 'review-denied', code: err.code || '' } },
+    el('div', { class: 'state-panel__icon', 'aria-hidden': 'true' }, '!'),
+    el('h2', { class: 'state-panel__title' }, '无权处理'),
+    el('p', { class: 'state-panel__text' }, err.detail || err.message),
+    el('p', { class: 'small muted' }, '人工复核仅限银行运营人员处理。'),
+  );
+}
+
+/** “复现决策”：按记录的输入摘要与模型、策略版本重算，确认原决策可复现。 */
+function replayBlock(item) {
+  const result = el('div', { class: 'replay-result', role: 'status', 'aria-live': 'polite', dataset: { testid: 'replay-result' } });
+  const button = el('button', { class: 'btn btn--s', type: 'button', dataset: { testid: 'review-replay' } }, '复现决策');
+  button.addEventListener('click', async () => {
+    button.disabled = true;
+    button.textContent = '正在复现…';
+    replace(result);
+    try {
+      const r = await api(`/api/v1/console/loan/applications/${encodeURIComponent(item.application_id)}/replay`);
+      result.dataset.replayed = String(Boolean(r.replayed));
+      replace(
+        result,
+        el(
+          'p',
+          { class: 'status-line small' },
+          el('span', { class: r.replayed ? 'dot dot--ok' : 'dot dot--danger', 'aria-hidden': 'true' }),
+          r.replayed ? '决策可复现：重算结果与原决策一致' : '无法复现：重算结果与原决策不一致，请上报模型风险管理',
+        ),
+        el(
+          'dl',
+          { class: 'kv small' },
+          el('dt', {}, '模型版本'), el('dd', { class: 'mono' }, r.model_version || '—'),
+          el('dt', {}, '策略版本'), el('dd', { class: 'mono' }, r.policy_version || '—'),
+          el('dt', {}, '输入摘要'), el('dd', { class: 'mono', title: r.inputs_hash || '' }, r.inputs_hash || '—'),
+        ),
+      );
+    } catch (err) {
+      delete result.dataset.replayed;
+      if (!err.redirecting) replace(result, problemBanner(err));
+    } finally {
+      button.disabled = false;
+      button.textContent = '复现决策';
+    }
+  });
+  return el('div', { class: 'stack stack--s' }, el('div', {}, button), result);
+}
+
+function reviewForm(item, onResolved) {
+  const id = String(item.id).replace(/[^0-9a-zA-Z-]/g, '');
+  const radio = (value, label) =>
+    el('label', {}, el('input', { type: 'radio', name: `outcome-${id}`, value, dataset: { testid: `review-outcome-${value}` } }), label);
+  const limit = el('input', {
+    id: `limit-${id}`, class: 'input', inputmode: 'decimal', autocomplete: 'off', value: item.amount || '',
+    'aria-describedby': `limit-hint-${id}`, dataset: { testid: 'review-limit' },
+  });
+  const limitField = el(
+    'div',
+    { class: 'field', hidden: true },
+    el('label', { class: 'field__label', for: `limit-${id}` }, '核定额度（元）'),
+    limit,
+    el('p', { id: `limit-hint-${id}`, class: 'field__hint' }, `默认为申请额度，最高 ${yuan(fenToText(MAX_LIMIT_FEN))} 元。`),
+  );
+  const note = el('textarea', { id: `note-${id}`, class: 'textarea', maxlength: '500', rows: '3', dataset: { testid: 'review-note-input' } });
+  const problem = el('div');
+  const submit = el('button', { class: 'btn btn--primary', type: 'submit', dataset: { testid: 'review-resolve' } }, '提交复核结论');
+  const form = el(
+    'form',
+    { class: 'review-form stack stack--s', novalidate: true, 'aria-label': '复核结论' },
+    el('fieldset', {}, el('legend', {}, '复核结论'), el('div', { class: 'review-form__outcomes' }, radio('upheld', '维持原结果（不通过）'), radio('overturned', '改为通过'))),
+    limitField,
+    el('div', { class: 'field' }, el('label', { class: 'field__label', for: `note-${id}` }, '复核意见（将告知申请人）'), note),
+    problem,
+    el('div', {}, submit),
+  );
+  form.addEventListener('change', (e) => {
+    if (e.target.name === `outcome-${id}`) limitField.hidden = e.target.value !== 'overturned';
+  });
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const outcome = form.querySelector(`input[name="outcome-${id}"]:checked`)?.value;
+    const text = note.value.trim();
+    const complain = (message) => replace(problem, problemBanner({ detail: message, code: 'client.invalid' }, { variant: 'warn' }));
+    if (!outcome) return complain('请选择复核结论。');
+    if (!text) {
+      note.focus();
+      return complain('请填写复核意见。');
+    }
+    const body = { outcome, note: text };
+    if (outcome === 'overturned') {
+      const fen = toFen(limit.value);
+      if (fen === null || fen <= 0n || fen > MAX_LIMIT_FEN) {
+        limit.focus();
+        return complain(`核定额度须为 0 至 ${yuan(fenToText(MAX_LIMIT_FEN))} 元之间的金额。`);
+      }
+      body.limit = fenToText(fen);
+    }
+    submit.disabled = true;
+    submit.textContent = '正在提交…';
+    replace(problem);
+    try {
+      const resolved = await api(`/api/v1/console/loan/reviews/${encodeURIComponent(item.id)}/resolve`, { method: 'POST', body });
+      toast(outcome === 'overturned' ? '已改为通过，申请人可签约用款' : '已维持原结果');
+      onResolved({ ...item, ...resolved });
+    } catch (err) {
+      submit.disabled = false;
+      submit.textContent = '提交复核结论';
+      if (!err.redirecting) replace(problem, problemBanner(err));
+    }
+  });
+  return form;
+}
+
+function reviewItem(item) {
+  const [stateText, stateClass] = REVIEW_STATES[item.state] || [item.state, 'badge'];
+  const reasons = item.decline_reasons || [];
+  const card = el(
+    'article',
+    { class: 'card review-item', 'aria-labelledby': `review-${item.id}`, dataset: { testid: 'review-item', id: item.id, state: item.state } },
+    el(
+      'div',
+      { class: 'card__header' },
+      el('h2', { id: `review-${item.id}`, class: 'card__title' }, `${item.applicant || '申请人'} · 申请 ¥${yuan(item.amount)}`),
+      el('span', { class: stateClass, dataset: { testid: 'review-state' } }, stateText),
+    ),
+    el(
+      'div',
+      { class: 'review-item__grid' },
+      el(
+        'div',
+        {},
+        el(
+          'dl',
+          { class: 'kv small review-item__facts' },
+          el('dt', {}, '复核申请时间'), el('dd', {}, el('time', { datetime: item.requested_at }, beijingTime(item.requested_at))),
+          el('dt', {}, '申请编号'), el('dd', {}, idRef(item.application_id)),
+          el('dt', {}, '评分'), el('dd', { class: 'mono', dataset: { testid: 'review-points' } }, item.points === null || item.points === undefined ? '—' : String(item.points)),
+          el('dt', {}, '模型版本'), el('dd', { class: 'mono' }, item.model_version || '—'),
+        ),
+        el('h3', { class: 'role-counts__title' }, '申请人陈述'),
+        el('p', { class: 'review-item__quote', dataset: { testid: 'review-reason' } }, item.reason || '（未填写）'),
+        el('h3', { class: 'role-counts__title' }, '自动审批未通过原因'),
+        reasons.length
+          ? el('ul', { class: 'review-item__reasons', dataset: { testid: 'review-decline-reasons' } }, reasons.map((r) => el('li', {}, r.reason, ' ', el('span', { class: 'mono' }, r.code))))
+          : el('p', { class: 'muted small' }, '无记录。'),
+        replayBlock(item),
+      ),
+      item.state === 'pending'
+        ? reviewForm(item, (resolved) => card.replaceWith(reviewItem(resolved)))
+        : el(
+          'div',
+          { class: 'stack stack--s', dataset: { testid: 'review-resolution' } },
+          el('p', { class: 'status-line' }, el('span', { class: item.state === 'overturned' ? 'dot dot--ok' : 'dot', 'aria-hidden': 'true' }), `复核结论：${stateText}`),
+          item.note ? el('p', { class: 'small' }, `复核意见：${item.note}`) : null,
+          item.resolved_at ? el('p', { class: 'small muted' }, `完成时间 ${beijingTime(item.resolved_at)}`) : null,
+        ),
+    ),
+  );
+  return card;
+}
+
+/** 人工复核视图：首次显示时加载，“刷新”重载。 */
+function reviewView(host, countNode, refreshBtn) {
+  let started = null;
+
+  async function reload() {
+    refreshBtn.disabled = true;
+    replace(host, el('div', { class: 'loading', role: 'status' }, el('span', { class: 'spinner', 'aria-hidden': 'true' }), '加载中…'));
+    try {
+      const { items = [] } = await api('/api/v1/console/loan/reviews');
+      const pending = items.filter((i) => i.state === 'pending').length;
+      countNode.textContent = `待复核 ${numFmt.format(pending)} 件`;
+      replace(
+        host,
+        items.length
+          ? el('div', { class: 'review-list', dataset: { testid: 'review-list' } }, items.map(reviewItem))
+          : el('div', { class: 'card' }, el('div', { class: 'empty', dataset: { testid: 'review-empty' } }, '暂无待复核的申请')),
+      );
+    } catch (err) {
+      if (err.redirecting) return;
+      countNode.textContent = '';
+      if (err.status === 403) replace(host, reviewDenied(err));
+      else replace(host, problemBanner(err, { onRetry: () => reload() }));
+    } finally {
+      refreshBtn.disabled = false;
+    }
+  }
+
+  refreshBtn.addEventListener('click', () => {
+    started = reload();
+  });
+  return {
+    show() {
+      if (!started) started = reload();
+      return started;
+    },
+  };
+}
+
 // ---------- 刷新 ----------
 
 async function refreshStatus(root) {
@@ -480,10 +708,19 @@ async function refreshStatus(root) {
 
 boot(async (me, root) => {
   const audit = auditView(root.querySelector('[data-audit="body"]'));
-  const onShow = (name) => (name === 'audit' ? audit.show() : undefined);
+  const review = reviewView(
+    root.querySelector('[data-review="body"]'),
+    root.querySelector('[data-testid="review-count"]'),
+    root.querySelector('[data-testid="review-refresh"]'),
+  );
+  const onShow = (name) => {
+    if (name === 'audit') return audit.show();
+    if (name === 'review') return review.show();
+    return undefined;
+  };
   const initial = showView(root, { onShow });
   window.addEventListener('hashchange', () => showView(root, { focus: true, onShow }));
   root.querySelector('[data-testid="refresh-status"]').addEventListener('click', () => refreshStatus(root));
-  // 等首轮状态检查（以及直接打开 #audit 时的首页审计记录）完成再标记 page-ready，测试拿到的就是最终状态
+  // 等首轮状态检查（以及直接打开 #audit、#review 时的首屏数据）完成再标记 page-ready，测试拿到的就是最终状态
   await Promise.all([refreshStatus(root), initial]);
 });

@@ -30,7 +30,10 @@ use tower_http::trace::TraceLayer;
 use crate::auth::{self, SessionKey};
 use crate::config::Config;
 use crate::http::middleware::{self as mw, REQUEST_ID_HEADER};
-use crate::{audit, consents, hall, hpf, institution, openapi, ops, people, sscard, traffic, web};
+use crate::{
+    audit, consents, devices, hall, hpf, institution, lending, openapi, ops, people, sscard,
+    traffic, web,
+};
 
 /// Key id of the platform key that signs 电子社保卡 QR codes.
 pub const QR_KEY_ID: u16 = 1;
@@ -71,6 +74,8 @@ struct Inner {
     qr_issuer: Option<bianmin_services::sscard::qr::QrIssuer>,
     /// The demo employer's credit code, worked out from the simulated city once.
     demo_employer_uscc: std::sync::OnceLock<Option<String>>,
+    /// 闪电贷: policy, model, pricing and the timeline's live updates.
+    lending: Arc<crate::lending::Lending>,
     metrics: PrometheusHandle,
 }
 
@@ -94,6 +99,7 @@ impl AppState {
         clock: SharedClock,
         keys: Keys,
         exchange: Option<Exchange>,
+        lending: Arc<crate::lending::Lending>,
         metrics: PrometheusHandle,
     ) -> AppState {
         let keyring = Arc::new(keys.keyring);
@@ -155,8 +161,14 @@ impl AppState {
             usage_rx: tokio::sync::Mutex::new(usage_rx),
             qr_issuer,
             demo_employer_uscc: std::sync::OnceLock::new(),
+            lending,
             metrics,
         }))
+    }
+
+    /// 闪电贷.
+    pub fn lending(&self) -> &Arc<crate::lending::Lending> {
+        &self.0.lending
     }
 
     /// The issuer of 电子社保卡 QR codes.
@@ -379,6 +391,51 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/me/consents/{id}/approve", post(consents::approve))
         .route("/api/v1/me/consents/{id}/reject", post(consents::reject))
         .route("/api/v1/me/consents/{id}/revoke", post(consents::revoke))
+        .route(
+            "/api/v1/me/devices",
+            get(devices::list).post(devices::enrol),
+        )
+        .route("/api/v1/me/devices/{id}/revoke", post(devices::revoke))
+        .route("/api/v1/me/loan", get(lending::application::overview))
+        .route(
+            "/api/v1/me/loan/applications",
+            post(lending::application::create),
+        )
+        .route(
+            "/api/v1/me/loan/applications/{id}/submit",
+            post(lending::application::submit),
+        )
+        .route(
+            "/api/v1/me/loan/applications/{id}/events",
+            get(lending::application::events),
+        )
+        .route(
+            "/api/v1/me/loan/applications/{id}/review",
+            post(lending::review::request),
+        )
+        .route(
+            "/api/v1/me/loan/applications/{id}/contract",
+            get(lending::contract::contract),
+        )
+        .route(
+            "/api/v1/me/loan/applications/{id}/sign",
+            post(lending::contract::sign),
+        )
+        .route("/api/v1/me/loan/line", get(lending::line::my_line))
+        .route("/api/v1/me/loan/line/draws", post(lending::line::draw))
+        .route(
+            "/api/v1/me/loan/line/repayments",
+            post(lending::line::repay),
+        )
+        .route("/api/v1/console/loan/reviews", get(lending::review::queue))
+        .route(
+            "/api/v1/console/loan/reviews/{id}/resolve",
+            post(lending::review::resolve),
+        )
+        .route(
+            "/api/v1/console/loan/applications/{id}/replay",
+            get(lending::review::replay),
+        )
         .route("/api/v1/me/hpf/account", get(hpf::my_account))
         .route("/api/v1/me/hpf/deposits", get(hpf::my_deposits))
         .route("/api/v1/me/hpf/loan/quota", get(hpf::my_loan_quota))

@@ -42,8 +42,30 @@ pub struct Config {
     pub exchange: ExchangeConfig,
     /// The simulated agencies (`exchange.govsim = true`, or `bianmin govsim`).
     pub govsim: bianmin_govsim::agencies::GovSimConfig,
+    /// 闪电贷 Lightning Loan.
+    pub lending: LendingConfig,
     /// Logging.
     pub log: LogConfig,
+}
+
+/// 闪电贷 Lightning Loan settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LendingConfig {
+    /// The shortest time, in seconds, between showing the contract and accepting its signature
+    /// (the applicant must have had the chance to read it); 0–600.
+    pub contract_min_read_seconds: u64,
+    /// Days of grace after a monthly statement before an unpaid minimum becomes overdue.
+    pub grace_days: u32,
+}
+
+impl Default for LendingConfig {
+    fn default() -> Self {
+        LendingConfig {
+            contract_min_read_seconds: 15,
+            grace_days: 20,
+        }
+    }
 }
 
 /// Database pool settings.
@@ -195,6 +217,7 @@ impl Default for Config {
             keys: KeysConfig::default(),
             exchange: ExchangeConfig::default(),
             govsim: bianmin_govsim::agencies::GovSimConfig::default(),
+            lending: LendingConfig::default(),
             log: LogConfig::default(),
         }
     }

@@ -40,6 +40,21 @@ fn offered_terms(purpose: Purpose, per_day: u32) -> Option<Terms> {
                 data_life_days: 1,
             })
         }
+        // 闪电贷: one application's underwriting (a submission uses identity, 公积金, 社保,
+        // 税务 and 法院 once each; retries and re-submissions fit in the daily allowance), and
+        // the credit report asked for separately, as the PBoC rules require.
+        Purpose::LoanUnderwriting => Some(Terms {
+            valid_days: 30,
+            per_day: 20,
+            history_months: 36,
+            data_life_days: 1,
+        }),
+        Purpose::LoanCreditReport => Some(Terms {
+            valid_days: 30,
+            per_day: 3,
+            history_months: 24,
+            data_life_days: 1,
+        }),
         _ => None,
     }
 }

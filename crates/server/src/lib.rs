@@ -9,12 +9,14 @@ pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod consents;
+pub mod devices;
 pub mod exchange;
 pub mod hall;
 pub mod hpf;
 pub mod http;
 pub mod institution;
 pub mod keys;
+pub mod lending;
 pub mod openapi;
 pub mod ops;
 pub mod people;
@@ -114,7 +116,17 @@ pub async fn assemble_state(
         keyring,
         platform,
     };
-    let state = AppState::new(config, store, clock, keys, exchange, metrics_handle());
+    let lending =
+        lending::Lending::embedded().context("cannot load the lending policy and model")?;
+    let state = AppState::new(
+        config,
+        store,
+        clock,
+        keys,
+        exchange,
+        lending,
+        metrics_handle(),
+    );
     if dev_login {
         auth::personas::seed_all(&state)
             .await

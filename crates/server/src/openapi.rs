@@ -5,7 +5,9 @@ use utoipa::OpenApi;
 
 use crate::auth::{self, Department, PrincipalView, Role};
 use crate::http::problem::Problem;
-use crate::{audit, consents, exchange, hall, hpf, institution, ops, people, sscard, traffic};
+use crate::{
+    audit, consents, exchange, hall, hpf, institution, lending, ops, people, sscard, traffic,
+};
 
 /// Every documented endpoint and schema.
 #[derive(OpenApi)]
@@ -23,6 +25,10 @@ use crate::{audit, consents, exchange, hall, hpf, institution, ops, people, ssca
         traffic::violations, traffic::pay, traffic::payments, traffic::payment, traffic::bank_account,
         sscard::my_card, sscard::activate, sscard::my_qr, sscard::revoke, sscard::my_contributions,
         sscard::verify, institution::staff, hall::hall,
+        lending::application::overview, lending::application::create, lending::application::submit,
+        lending::application::events, lending::review::request, lending::contract::contract,
+        lending::contract::sign, lending::line::my_line, lending::line::draw, lending::line::repay,
+        lending::review::queue, lending::review::resolve, lending::review::replay,
     ),
     components(schemas(Problem, Role, Department, PrincipalView)),
     tags(
@@ -32,6 +38,7 @@ use crate::{audit, consents, exchange, hall, hpf, institution, ops, people, ssca
         (name = "audit", description = "防篡改审计日志"),
         (name = "consents", description = "我的授权：查看、同意、拒绝、撤回；每次使用均有记录"),
         (name = "institutions", description = "机构端（医院、药店、用人单位）"),
+        (name = "lending", description = "闪电贷：申请、授权、审批、人工复核、合同签署、随借随还"),
         (name = "services", description = "便民服务（经统一接入标准、凭授权向政务部门查询）"),
     ),
 )]

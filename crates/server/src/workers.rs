@@ -1,7 +1,7 @@
 //! Background work of a running server: writing service-use events in batches; reporting fine
 //! payments to the 交管局 until each is acknowledged (woken after every payment, and every few
-//! seconds for retries that came due); on PostgreSQL, listening for consent revocations made
-//! by other instances.
+//! seconds for retries that came due); the nightly accrual of 闪电贷 lines; on PostgreSQL,
+//! listening for consent revocations made by other instances.
 
 use std::time::Duration;
 
@@ -13,6 +13,11 @@ use crate::app::AppState;
 const TICK: Duration = Duration::from_secs(5);
 /// Payments reported per round.
 const BATCH: i64 = 50;
+
+/// Credit lines accrued per transaction by the nightly job.
+const ACCRUAL_BATCH: i64 = 1_000;
+/// How often the accrual worker checks whether a new day has begun (China time).
+const ACCRUAL_TICK: Duration = Duration::from_secs(60);
 
 /// Service-use events written per transaction.
 const USAGE_BATCH: usize = 500;
@@ -31,6 +36,28 @@ pub fn spawn(state: AppState) -> Vec<JoinHandle<()>> {
     let revocations = state
         .gateway()
         .and_then(|gateway| gateway.listen_for_revocations(state.store()));
+    let accrual = {
+        let state = state.clone();
+        tokio::spawn(async move {
+            // Once at start (catching up after downtime), then whenever the date changes.
+            let mut done_for = None;
+            loop {
+                let today = state.clock().today_china();
+                if done_for != Some(today) {
+                    match crate::lending::line::accrue_all(&state, today, ACCRUAL_BATCH).await {
+                        Ok(lines) => {
+                            done_for = Some(today);
+                            if lines > 0 {
+                                tracing::info!(lines, %today, "credit lines accrued");
+                            }
+                        }
+                        Err(error) => tracing::warn!(?error, "nightly accrual failed"),
+                    }
+                }
+                tokio::time::sleep(ACCRUAL_TICK).await;
+            }
+        })
+    };
     let notifier = tokio::spawn(async move {
         let Some(traffic) = state.traffic().cloned() else {
             return;
@@ -53,7 +80,7 @@ pub fn spawn(state: AppState) -> Vec<JoinHandle<()>> {
             }
         }
     });
-    let mut handles = vec![usage, notifier];
+    let mut handles = vec![usage, accrual, notifier];
     handles.extend(revocations);
     handles
 }

@@ -1114,3 +1114,171 @@ async fn an_employer_sees_its_own_staff_masked() {
     sign_out(&client).await;
     client.close().await.unwrap();
 }
+
+/// Reads a money attribute ("13000.00") as fen.
+fn fen(text: &str) -> i64 {
+    let (yuan, cents) = text.split_once('.').unwrap_or((text, "0"));
+    yuan.parse::<i64>().unwrap() * 100 + format!("{cents:0<2}")[..2].parse::<i64>().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_citizen_borrows_and_repays_with_the_lightning_loan() {
+    let Some(driver) = start_driver().await else {
+        return;
+    };
+    // A one-second reading time keeps the test short; the page still counts it down.
+    let app = common::spawn_app_with(|c| {
+        c.exchange.govsim = true;
+        c.lending.contract_min_read_seconds = 1;
+    })
+    .await;
+    let client = browser(&driver).await;
+    client.set_window_size(390, 844).await.unwrap();
+    sign_in(&client, &app, "citizen-zhang").await;
+    client.goto(&app.url("/citizen/loan/")).await.unwrap();
+
+    // The product and the application form: 20,000 元 for daily consumption.
+    wait_for(
+        &client,
+        "[data-testid='loan-body'][data-step='apply'][data-state='ready']",
+    )
+    .await;
+    let range = text_of(&client, "[data-testid='loan-apr-range']").await;
+    assert!(range.contains('%'), "{range}");
+    wait_for(&client, "[data-testid='loan-amount']")
+        .await
+        .send_keys("20000")
+        .await
+        .unwrap();
+    wait_for(&client, "[data-testid='loan-purpose']")
+        .await
+        .select_by_value("daily_consumption")
+        .await
+        .unwrap();
+    click(&client, "[data-testid='loan-apply']").await;
+
+    // Two separate consents, in order: government data, then the credit report.
+    for purpose in ["LOAN_UNDERWRITING", "LOAN_CREDIT_REPORT"] {
+        let scope = format!("[data-testid='loan-consent'][data-purpose='{purpose}']");
+        click(&client, &format!("{scope} [data-testid='consent-start']")).await;
+        wait_for(
+            &client,
+            &format!("{scope} [data-testid='consent-prompt'][data-state='terms']"),
+        )
+        .await;
+        click(&client, &format!("{scope} [data-testid='consent-approve']")).await;
+    }
+
+    // Submit: the timeline follows the decision live, up to the decision itself.
+    click(&client, "[data-testid='loan-submit']").await;
+    client
+        .wait()
+        .at_most(Duration::from_secs(30))
+        .for_element(Locator::Css(
+            "[data-testid='timeline-step'][data-step='decision'][data-state='done']",
+        ))
+        .await
+        .expect("the timeline reaches the decision");
+    wait_for(
+        &client,
+        "[data-testid='loan-decision'][data-state='approved']",
+    )
+    .await;
+    let apr = text_of(&client, "[data-testid='offer-apr']").await;
+    assert!(apr.ends_with('%'), "{apr}");
+    // PBoC announcement 2021 No. 3: the annualised rate is the prominent one.
+    let sizes = client
+        .execute(
+            "const size = (id) => parseFloat(getComputedStyle(document.querySelector(`[data-testid='${id}']`)).fontSize); \
+             return [size('offer-apr'), size('offer-daily-rate')];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let (apr_px, daily_px) = (sizes[0].as_f64().unwrap(), sizes[1].as_f64().unwrap());
+    assert!(
+        apr_px > daily_px,
+        "APR {apr_px}px must be larger than the daily rate {daily_px}px"
+    );
+    save_screenshot(&client, "citizen-loan-decision.png").await;
+
+    // The contract: the sign button waits for the minimum reading time and the checkbox.
+    const READ_WAIT: Duration = Duration::from_secs(10);
+    click(&client, "[data-testid='loan-open-contract']").await;
+    wait_for(&client, "[data-testid='loan-contract']").await;
+    let sm3 = text_of(&client, "[data-testid='contract-sm3']").await;
+    assert_eq!(sm3.trim().len(), 64, "{sm3}");
+    let sign = wait_for(&client, "[data-testid='contract-sign']").await;
+    assert!(sign.attr("disabled").await.unwrap().is_some());
+    assert!(sign.text().await.unwrap().contains("请阅读合同"));
+    click(&client, "[data-testid='contract-agree']").await;
+    save_screenshot(&client, "citizen-loan-contract.png").await;
+    client
+        .wait()
+        .at_most(READ_WAIT)
+        .for_element(Locator::Css(
+            "[data-testid='contract-sign']:not([disabled])",
+        ))
+        .await
+        .expect("the reading countdown ends");
+    // The server measures the reading time on its own (test) clock.
+    app.clock
+        .advance(chrono::TimeDelta::seconds(READ_WAIT.as_secs() as i64));
+    click(&client, "[data-testid='contract-sign']").await;
+
+    // The line: draw 5,000 into the bank account.
+    wait_for(
+        &client,
+        "[data-testid='loan-body'][data-step='line'][data-state='ready']",
+    )
+    .await;
+    let balance = |client: &Client| {
+        let client = client.clone();
+        async move {
+            let account = wait_for(&client, "[data-testid='bank-account']").await;
+            fen(&account.attr("data-balance").await.unwrap().unwrap())
+        }
+    };
+    let before = balance(&client).await;
+    click(&client, "[data-testid='draw-open']").await;
+    wait_for(&client, "[data-testid='draw-amount']")
+        .await
+        .send_keys("5000")
+        .await
+        .unwrap();
+    click(&client, "[data-testid='draw-submit']").await;
+    wait_for(&client, "[data-testid='transaction'][data-kind='draw']").await;
+    wait_for(
+        &client,
+        "[data-testid='line-principal'][data-amount='5000.00']",
+    )
+    .await;
+    assert_eq!(
+        balance(&client).await - before,
+        500_000,
+        "the bank balance rises by 5,000"
+    );
+
+    // 全部结清: principal back to zero.
+    click(&client, "[data-testid='repay-open']").await;
+    click(&client, "[data-testid='repay-payoff']").await;
+    wait_for(
+        &client,
+        "[data-testid='transaction'][data-kind='repayment']",
+    )
+    .await;
+    wait_for(
+        &client,
+        "[data-testid='line-principal'][data-amount='0.00']",
+    )
+    .await;
+    assert!(
+        text_of(&client, "[data-testid='line-principal']")
+            .await
+            .contains("0.00")
+    );
+    save_screenshot(&client, "citizen-loan-line.png").await;
+
+    sign_out(&client).await;
+    client.close().await.unwrap();
+}

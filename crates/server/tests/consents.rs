@@ -266,7 +266,7 @@ async fn purposes_outside_the_offer_are_refused_clearly() {
         app.post_as(
             "/api/v1/me/consents",
             &zhang,
-            &json!({ "purpose": "LOAN_CREDIT_REPORT" }),
+            &json!({ "purpose": "SCF_DISTRIBUTOR" }),
         )
         .await,
         422,

@@ -96,7 +96,7 @@ async fn deposits_quota_and_withdrawal_come_from_the_citizens_own_account() {
         .json()
         .await
         .unwrap();
-    assert_eq!(page["entries"].as_array().unwrap().len(), 5);
+    assert_eq!(page["entries"].as_array().unwrap().len(), 5, "{page}");
     assert!(page["total"].as_u64().unwrap() >= 12, "{page}");
     let newest = page["entries"][0]["month"].as_str().unwrap().to_owned();
     let second: Value = app

@@ -212,6 +212,37 @@ impl Accounts {
         amount: Money,
         now: DateTime<Utc>,
     ) -> Result<(AccountView, Money), AccountError> {
+        let negated = amount
+            .checked_neg()
+            .map_err(|_| AccountError::Corrupt("balance arithmetic overflowed"))?;
+        self.post_in(tx, person_id, negated, now).await
+    }
+
+    /// Credits `amount` to `person_id`'s account inside `tx` (a write transaction), on the
+    /// locked row; returns the account and the new balance.
+    ///
+    /// # Errors
+    ///
+    /// [`AccountError::NoAccount`], and the others but [`AccountError::InsufficientFunds`].
+    pub async fn credit_in(
+        &self,
+        tx: &mut Tx,
+        person_id: Uuid,
+        amount: Money,
+        now: DateTime<Utc>,
+    ) -> Result<(AccountView, Money), AccountError> {
+        self.post_in(tx, person_id, amount, now).await
+    }
+
+    /// Adds `delta` (negative: a debit) to the balance on the locked row; a debit the balance
+    /// does not cover writes nothing.
+    async fn post_in(
+        &self,
+        tx: &mut Tx,
+        person_id: Uuid,
+        delta: Money,
+        now: DateTime<Utc>,
+    ) -> Result<(AccountView, Money), AccountError> {
         let row = match tx {
             Tx::Sqlite(conn) => sqlx::query_as::<_, Row>(
                 "SELECT id, account_suffix, balance_enc, version FROM bank_accounts \
@@ -232,12 +263,12 @@ impl Accounts {
         }
         .ok_or(AccountError::NoAccount)?;
         let balance = self.balance_in(tx, person_id, &row).await?;
-        if balance.fen() < amount.fen() {
+        let after = balance
+            .checked_add(delta)
+            .map_err(|_| AccountError::Corrupt("balance arithmetic overflowed"))?;
+        if after.is_negative() {
             return Err(AccountError::InsufficientFunds { available: balance });
         }
-        let after = balance
-            .checked_sub(amount)
-            .map_err(|_| AccountError::Corrupt("balance arithmetic overflowed"))?;
         let sealed = self
             .vault
             .seal_for_in(

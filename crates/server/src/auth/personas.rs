@@ -5,10 +5,12 @@
 //! not), because anyone can sign in as any persona.
 
 use bianmin_core::{PhoneNumber, ResidentId};
+use bianmin_govsim::calendar::YearMonth;
 use bianmin_govsim::population::NamedResident;
 use bianmin_govsim::population::housing_fund::HousingFundStatus;
 use bianmin_govsim::population::social_insurance::{CardStatus, InsuredStatus};
 use bianmin_govsim::{Population, SyntheticPerson};
+use bianmin_lending::decision::{Application, Decision, Outcome, ReasonSource, decide};
 use bianmin_people::NewPerson;
 use bianmin_store::on_pool;
 use serde::Serialize;
@@ -268,12 +270,19 @@ fn fits(persona: &str, id: &ResidentId, p: &SyntheticPerson) -> bool {
     }
     let hpf = p.housing_fund.as_ref().map(|fund| fund.status);
     match persona {
-        // Employed, depositing into the provident fund and social insurance with a working
-        // social-security card, a car with an unpaid fine, a clean court record.
+        // Employed, depositing into the provident fund (three years or more) and social
+        // insurance with a working social-security card, a car with an unpaid fine, a clean
+        // court record (and, below, approved for a 闪电贷 line).
         "citizen-zhang" => {
             p.employment.employer.is_some()
+                && p.employment.since <= YearMonth::new(2024, 1)
                 && p.social_insurance.card == CardStatus::Active
                 && hpf == Some(HousingFundStatus::Active)
+                && p.housing_fund.as_ref().is_some_and(|fund| {
+                    fund.months_contributed >= 36
+                        && fund.opened <= YearMonth::new(2022, 1)
+                        && fund.last_deposit >= YearMonth::new(2026, 9)
+                })
                 && p.social_insurance.status == InsuredStatus::Contributing
                 && !p.traffic.vehicles.is_empty()
                 && p.traffic.violations.iter().any(|v| v.paid_on.is_none())
@@ -287,6 +296,23 @@ fn fits(persona: &str, id: &ResidentId, p: &SyntheticPerson) -> bool {
     }
 }
 
+/// What the shipped 闪电贷 policy and model decide on `person` asking for 20,000 yuan (张伟 is
+/// the demo's borrower; 李娜's decline is the demo's case for human review).
+fn decision_of(population: &Population, person: &SyntheticPerson) -> Option<Decision> {
+    let lending = crate::lending::Lending::embedded().ok()?;
+    let application = Application {
+        requested_amount: bianmin_core::Money::from_fen(2_000_000),
+        existing_online_credit: bianmin_core::Money::ZERO,
+        applied_on: bianmin_govsim::REFERENCE_DATE,
+    };
+    let records = bianmin_lending::features::AgencyRecords::simulated(
+        population,
+        person,
+        bianmin_govsim::records::DateRange::ALL,
+    );
+    decide(&application, &records, &lending.context()).ok()
+}
+
 /// The personas who are citizens, as named residents of the simulated city: each keeps their
 /// id, name and phone and takes the records of the first generated person whose life fits
 /// their description (deterministic for a seed). Personas for whom nobody fits (a tiny
@@ -298,8 +324,21 @@ pub fn simulated_residents(population: &Population) -> Vec<NamedResident> {
         .filter_map(|persona| {
             let resident_id = ResidentId::with_check_digit(persona.resident_id_17?).ok()?;
             let phone = PhoneNumber::parse(persona.phone?).ok()?;
-            let template =
-                (0..scan).find(|&i| fits(persona.id, &resident_id, &population.person(i)))?;
+            let template = (0..scan).find(|&i| {
+                let person = population.person(i);
+                fits(persona.id, &resident_id, &person)
+                    && match persona.id {
+                        "citizen-zhang" => decision_of(population, &person).is_some_and(
+                            |d| matches!(d.outcome, Outcome::Approved { limit, .. } if limit.fen() >= 2_000_000),
+                        ),
+                        // Declined by the model, not by a hard rule: a case for human review.
+                        "citizen-li" => decision_of(population, &person).is_some_and(|d| {
+                            matches!(&d.outcome, Outcome::Declined { reasons }
+                                if reasons.iter().all(|r| r.source != ReasonSource::Policy))
+                        }),
+                        _ => true,
+                    }
+            })?;
             Some(NamedResident {
                 resident_id,
                 name: persona.name.to_owned(),
