@@ -940,7 +940,7 @@ async fn a_citizen_sees_the_service_hall_with_availability_and_consents() {
     let district = text_of(&client, "[data-testid='hall-my-district']").await;
     assert!(district.contains("您的户籍所在区：锦江区"), "{district}");
 
-    // 公积金查询 is live everywhere; 闪电贷 is coming, piloted in 锦江区 among others.
+    // 公积金查询 is live everywhere; 闪电贷 is live in its pilot, 锦江区 among others.
     let hpf = "[data-testid='hall-service'][data-code='hpf']";
     wait_for(
         &client,
@@ -956,7 +956,7 @@ async fn a_citizen_sees_the_service_hall_with_availability_and_consents() {
     let loan = "[data-testid='hall-service'][data-code='loan']";
     wait_for(
         &client,
-        &format!("{loan}[data-status='coming'][data-available='true']"),
+        &format!("{loan}[data-status='live'][data-available='true']"),
     )
     .await;
     let loan_text = text_of(&client, loan).await;
@@ -966,7 +966,7 @@ async fn a_citizen_sees_the_service_hall_with_availability_and_consents() {
         client
             .find(Locator::Css(&format!("{loan} [data-testid='hall-enter']")))
             .await
-            .is_err()
+            .is_ok()
     );
     wait_for(
         &client,

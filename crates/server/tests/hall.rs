@@ -32,11 +32,11 @@ async fn the_hall_lists_services_with_their_districts_and_the_citizens_own() {
     assert_eq!(hpf["districts"].as_array().unwrap().len(), 20);
     assert_eq!(hpf["available_to_me"], true);
     let loan = find("loan");
-    assert_eq!(loan["status"], "coming");
+    assert_eq!(loan["status"], "live");
     assert_eq!(loan["everywhere"], false);
     assert_eq!(loan["districts"].as_array().unwrap().len(), 6);
     assert_eq!(loan["available_to_me"], true);
-    assert!(loan["href"].is_null());
+    assert_eq!(loan["href"], "/citizen/loan/");
     let operator = app.login("operator-liu").await;
     assert_problem(
         app.get_as("/api/v1/me/services", &operator).await,

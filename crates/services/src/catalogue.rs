@@ -97,9 +97,9 @@ pub const SERVICES: &[ServiceEntry] = &[
         summary: "凭授权政务数据秒级审批的个人消费信用贷款",
         department: "本行",
         purpose: Some("LOAN_UNDERWRITING"),
-        status: Status::Coming,
+        status: Status::Live,
         availability: Availability::Pilot(LOAN_PILOT),
-        href: None,
+        href: Some("/citizen/loan/"),
     },
     ServiceEntry {
         code: "assistant",
