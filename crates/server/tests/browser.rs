@@ -1282,3 +1282,100 @@ async fn a_citizen_borrows_and_repays_with_the_lightning_loan() {
     sign_out(&client).await;
     client.close().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_reviews_a_declined_application() {
+    let Some(driver) = start_driver().await else {
+        return;
+    };
+    let app = common::spawn_app_with(|c| c.exchange.govsim = true).await;
+    // 李娜 is declined by the model (not by a hard rule) and asks for a human review.
+    let li = app.login("citizen-li").await;
+    let response = app
+        .post_as(
+            "/api/v1/me/loan/applications",
+            &li,
+            &serde_json::json!({ "amount": "20000.00", "purpose": "education" }),
+        )
+        .await;
+    assert_eq!(response.status(), 201);
+    let application: serde_json::Value = response.json().await.unwrap();
+    let id = application["id"].as_str().unwrap().to_owned();
+    app.grant(&li, "LOAN_UNDERWRITING").await;
+    app.grant(&li, "LOAN_CREDIT_REPORT").await;
+    let decided: serde_json::Value = app
+        .post_as(
+            &format!("/api/v1/me/loan/applications/{id}/submit"),
+            &li,
+            &serde_json::json!({}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(decided["state"], "declined", "{decided}");
+    let response = app
+        .post_as(
+            &format!("/api/v1/me/loan/applications/{id}/review"),
+            &li,
+            &serde_json::json!({ "reason": "我在培训机构兼职授课，收入稳定，请人工核实。" }),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+
+    let client = browser(&driver).await;
+    client.set_window_size(1440, 900).await.unwrap();
+    sign_in(&client, &app, "operator-liu").await;
+    client.goto(&app.url("/console/#review")).await.unwrap();
+    let item = "[data-testid='review-item'][data-state='pending']";
+    wait_for(&client, item).await;
+    let reason = text_of(&client, &format!("{item} [data-testid='review-reason']")).await;
+    assert!(reason.contains("培训机构"), "{reason}");
+    let reasons = text_of(
+        &client,
+        &format!("{item} [data-testid='review-decline-reasons']"),
+    )
+    .await;
+    assert!(!reasons.is_empty());
+    // The decision replays exactly.
+    click(&client, &format!("{item} [data-testid='review-replay']")).await;
+    wait_for(
+        &client,
+        "[data-testid='replay-result'][data-replayed='true']",
+    )
+    .await;
+    save_screenshot(&client, "console-loan-review.png").await;
+
+    // Overturn with a smaller line; 李娜 then sees the offer.
+    click(
+        &client,
+        &format!("{item} [data-testid='review-outcome-overturned']"),
+    )
+    .await;
+    let limit = wait_for(&client, &format!("{item} [data-testid='review-limit']")).await;
+    limit.clear().await.unwrap();
+    limit.send_keys("10000").await.unwrap();
+    wait_for(
+        &client,
+        &format!("{item} [data-testid='review-note-input']"),
+    )
+    .await
+    .send_keys("兼职收入经核实，改判通过，额度一万元。")
+    .await
+    .unwrap();
+    click(&client, &format!("{item} [data-testid='review-resolve']")).await;
+    wait_for(
+        &client,
+        "[data-testid='review-item'][data-state='overturned']",
+    )
+    .await;
+    let overview: serde_json::Value = app
+        .get_as("/api/v1/me/loan", &li)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(overview["application"]["state"], "approved");
+    assert_eq!(overview["application"]["offer"]["limit"], "10000.00");
+    client.close().await.unwrap();
+}
