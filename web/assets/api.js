@@ -145,3 +145,75 @@ export function safeHomePath(home) {
   }
   return '/';
 }
+
+// ---------- 动钱的请求（带 Idempotency-Key；api() 不支持自定义请求头） ----------
+
+/** 动钱请求的超时：超时后结果未知，只能用同一个键重试来确认。 */
+const MONEY_TIMEOUT_MS = 20000;
+
+/**
+ * POST `body` 到 `path`，带 `Idempotency-Key: key`；错误处理与 api() 一致。
+ * 请求没发出去、超时或应答没收全时抛 status 0 的 ApiError（结果未知，用同一个键重试）。
+ * @param {string} path
+ * @param {unknown} body
+ * @param {string} key
+ */
+export async function postIdempotent(path, body, key) {
+  const controller = new AbortController();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    controller.abort();
+  }, MONEY_TIMEOUT_MS);
+  try {
+    const res = await fetch(path, {
+      method: 'POST',
+      credentials: 'same-origin',
+      headers: {
+        Accept: 'application/json, application/problem+json',
+        'Content-Type': 'application/json',
+        'Idempotency-Key': key,
+      },
+      body: JSON.stringify(body),
+      signal: controller.signal,
+    });
+    if (!res.ok) {
+      let problem = null;
+      if (/\bjson\b/i.test(res.headers.get('content-type') || '')) {
+        try {
+          problem = await res.json();
+        } catch {
+          problem = null;
+        }
+      }
+      const err = new ApiError(
+        problem || { title: `HTTP ${res.status}`, status: res.status, code: `http.${res.status}`, detail: `请求失败（HTTP ${res.status}）。` },
+        res.status,
+      );
+      if (res.status === 401) {
+        err.redirecting = true;
+        window.location.assign('/');
+      }
+      throw err;
+    }
+    return await res.json();
+  } catch (e) {
+    if (e instanceof ApiError) throw e;
+    throw new ApiError(
+      {
+        title: timedOut ? '请求超时' : '网络错误',
+        status: 0,
+        code: timedOut ? 'network.timeout' : 'network.unreachable',
+        detail: timedOut ? '请求超时，结果未知。' : '网络异常，结果未知。',
+      },
+      0,
+    );
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** 失败后能否用同一个键重试：网络、超时、服务端暂时故障、同键请求处理中。其余是最终答复。 */
+export function retryable(err) {
+  return err.status === 0 || err.status >= 500 || err.status === 429 || err.code === 'idempotency.in_progress';
+}

@@ -11,19 +11,18 @@
 //
 // 借款与还款带 Idempotency-Key：每次提交意图只生成一个键，网络失败或超时后“重新提交”沿用同一个键，
 // 服务端据此最多记账一次；只有成功、被明确拒绝或用户取消后才换新键。api() 不能带自定义请求头，
-// 这两个请求由本文件的 postMoney() 发出，错误处理与 api() 一致。
+// 这两个请求由 api.js 的 postIdempotent() 发出，错误处理与 api() 一致。
 //
 // 金额一律是服务端给的元字符串（"12000.00"），比较与换算用整数分（BigInt），从不经浮点。
 
 import { boot } from './shell.js';
-import { api, ApiError } from './api.js';
+import { api, ApiError, postIdempotent, retryable } from './api.js';
 import { el, replace, problemBanner, toast } from './dom.js';
 import { consentPrompt, dateZh } from './consent.js';
 
 const MIN_AMOUNT_FEN = 100000n; // 1,000 元
 const MAX_AMOUNT_FEN = 20000000n; // 200,000 元
 const STEP_FEN = 10000n; // 100 元的整数倍
-const MONEY_TIMEOUT_MS = 20000;
 const POLL_EVERY_MS = 1500;
 const POLL_MAX_MS = 60000;
 /** 提交审批前最多等事件流连上这么久；连不上也照常提交，结果以提交的应答为准。 */
@@ -166,68 +165,6 @@ const REVIEW_STATE = {
 };
 const TX_KIND = { draw: '借款', repayment: '还款' };
 
-// ---------- 借款 / 还款请求（带 Idempotency-Key） ----------
-
-async function postMoney(path, intent) {
-  const controller = new AbortController();
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    controller.abort();
-  }, MONEY_TIMEOUT_MS);
-  try {
-    const res = await fetch(path, {
-      method: 'POST',
-      credentials: 'same-origin',
-      headers: {
-        Accept: 'application/json, application/problem+json',
-        'Content-Type': 'application/json',
-        'Idempotency-Key': intent.key,
-      },
-      body: JSON.stringify(intent.body),
-      signal: controller.signal,
-    });
-    if (!res.ok) {
-      let problem = null;
-      if (/\bjson\b/i.test(res.headers.get('content-type') || '')) {
-        try {
-          problem = await res.json();
-        } catch {
-          problem = null;
-        }
-      }
-      const err = new ApiError(
-        problem || { title: `HTTP ${res.status}`, status: res.status, code: `http.${res.status}`, detail: `请求失败（HTTP ${res.status}）。` },
-        res.status,
-      );
-      if (res.status === 401) {
-        err.redirecting = true;
-        window.location.assign('/');
-      }
-      throw err;
-    }
-    return await res.json();
-  } catch (e) {
-    if (e instanceof ApiError) throw e;
-    // 请求没发出去、超时、或应答没收全：是否已记账未知，只能用同一个键重试来确认。
-    throw new ApiError(
-      {
-        title: timedOut ? '请求超时' : '网络错误',
-        status: 0,
-        code: timedOut ? 'network.timeout' : 'network.unreachable',
-        detail: timedOut ? '请求超时，结果未知。' : '网络异常，结果未知。',
-      },
-      0,
-    );
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** 失败后能否用同一个键重试：网络、超时、服务端暂时故障、同键请求处理中。其余是最终答复。 */
-function retryable(err) {
-  return err.status === 0 || err.status >= 500 || err.status === 429 || err.code === 'idempotency.in_progress';
-}
 
 // ---------- 小组件 ----------
 
@@ -1243,7 +1180,7 @@ function page(host, stepsHost) {
       replace(problem);
       let res;
       try {
-        res = await postMoney(path, intent);
+        res = await postIdempotent(path, intent.body, intent.key);
       } catch (err) {
         intent.busy = false;
         if (err.redirecting) return;

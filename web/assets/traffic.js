@@ -13,11 +13,10 @@
 // 金额一律是服务端给的元字符串（"200.00"），合计换成整数分（BigInt）相加，从不经浮点。
 
 import { boot } from './shell.js';
-import { api, ApiError } from './api.js';
+import { api, postIdempotent, retryable } from './api.js';
 import { el, replace, problemBanner, toast } from './dom.js';
 import { consentGate, dateZh, dateTimeZh } from './consent.js';
 
-const PAY_TIMEOUT_MS = 20000;
 const POLL_EVERY_MS = 2000;
 const POLL_MAX_MS = 30000;
 /** 一次缴款最多包含的罚款笔数（与服务端一致）。 */
@@ -103,68 +102,6 @@ function kvRow(label, value, testid) {
   return el('div', { class: 'profile-list__row' }, el('dt', {}, label), el('dd', { class: 'profile-list__value', dataset: testid ? { testid } : {} }, value));
 }
 
-// ---------- 缴款请求（带 Idempotency-Key，api() 不支持自定义请求头，这里直接 fetch） ----------
-
-async function postPayment(intent) {
-  const controller = new AbortController();
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    controller.abort();
-  }, PAY_TIMEOUT_MS);
-  try {
-    const res = await fetch('/api/v1/me/traffic/payments', {
-      method: 'POST',
-      credentials: 'same-origin',
-      headers: {
-        Accept: 'application/json, application/problem+json',
-        'Content-Type': 'application/json',
-        'Idempotency-Key': intent.key,
-      },
-      body: JSON.stringify({ violation_ids: intent.ids, expected_total: intent.total }),
-      signal: controller.signal,
-    });
-    if (!res.ok) {
-      let problem = null;
-      if (/\bjson\b/i.test(res.headers.get('content-type') || '')) {
-        try {
-          problem = await res.json();
-        } catch {
-          problem = null;
-        }
-      }
-      const err = new ApiError(
-        problem || { title: `HTTP ${res.status}`, status: res.status, code: `http.${res.status}`, detail: `缴款请求失败（HTTP ${res.status}）。` },
-        res.status,
-      );
-      if (res.status === 401) {
-        err.redirecting = true;
-        window.location.assign('/');
-      }
-      throw err;
-    }
-    return await res.json();
-  } catch (e) {
-    if (e instanceof ApiError) throw e;
-    // 请求没发出去、超时、或应答没收全：扣款结果未知，只能用同一个键重试来确认。
-    throw new ApiError(
-      {
-        title: timedOut ? '请求超时' : '网络错误',
-        status: 0,
-        code: timedOut ? 'network.timeout' : 'network.unreachable',
-        detail: timedOut ? '缴款请求超时，结果未知。' : '网络异常，缴款结果未知。',
-      },
-      0,
-    );
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** 失败后能否用同一个键重试：网络、超时、服务端暂时故障、同键请求处理中。其余是对这笔缴款的最终答复。 */
-function retryable(err) {
-  return err.status === 0 || err.status >= 500 || err.status === 429 || err.code === 'idempotency.in_progress';
-}
 
 // ---------- 页面 ----------
 
@@ -548,7 +485,7 @@ function page(host) {
       replace(problem);
       let receipt;
       try {
-        receipt = await postPayment(intent);
+        receipt = await postIdempotent('/api/v1/me/traffic/payments', { violation_ids: intent.ids, expected_total: intent.total }, intent.key);
       } catch (err) {
         intent.busy = false;
         cancel.disabled = false;

@@ -803,9 +803,10 @@ fn fit_logistic(design: &[Vec<f64>], labels: &[bool]) -> Result<Vec<f64>, Scorec
     Ok(beta)
 }
 
-/// Solves `a · x = b` by Gaussian elimination with partial pivoting.
+/// Solves `a · x = b` by Gaussian elimination with partial pivoting (also used by
+/// [`crate::train`]).
 #[allow(clippy::needless_range_loop)] // matrix arithmetic reads best with indices
-fn solve(mut a: Vec<Vec<f64>>, mut b: Vec<f64>) -> Option<Vec<f64>> {
+pub(crate) fn solve(mut a: Vec<Vec<f64>>, mut b: Vec<f64>) -> Option<Vec<f64>> {
     let n = b.len();
     for col in 0..n {
         let pivot = (col..n).max_by(|&i, &j| a[i][col].abs().total_cmp(&a[j][col].abs()))?;
