@@ -1015,7 +1015,56 @@ function page(host, stepsHost) {
     );
 
     const actions = moneyActions(line, account, my, open);
-    replace(host, noticeBox(notice), card, bank, actions, transactionsCard(line), auditTrail());
+    replace(host, noticeBox(notice), card, renewalCard(line), bank, actions, transactionsCard(line), auditTrail());
+  }
+
+  /** 额度到期前 30 天内（或已到期）可申请续期：按最新授权数据重新审批，通过后额度延长一年。 */
+  function renewalCard(line) {
+    const expires = new Date(`${line.expires_on}T00:00:00+08:00`);
+    const opens = new Date(expires.getTime() - 30 * 86400000);
+    if (Date.now() < opens.getTime()) return null;
+    const problem = el('div');
+    const button = el('button', { class: 'btn btn--primary btn--block', type: 'button', dataset: { testid: 'line-renew' } }, '申请续期');
+    const card = el(
+      'section',
+      { class: 'card', dataset: { testid: 'loan-renewal' }, 'aria-labelledby': 'renew-title' },
+      el('h2', { id: 'renew-title', class: 'card__title' }, '额度续期'),
+      el('p', { class: 'muted' }, `您的额度有效期至 ${dateZh(line.expires_on)}。续期将按您最新授权的政务数据与征信重新审批，通过后额度延长一年。`),
+      problem,
+      button,
+    );
+    button.addEventListener('click', async () => {
+      button.disabled = true;
+      button.textContent = '正在重新审批…';
+      replace(problem);
+      try {
+        const result = await api('/api/v1/me/loan/line/renewal', { method: 'POST', body: {} });
+        data.line = result.line;
+        data.application = result.application;
+        const ok = result.application.state === 'signed';
+        renderLine({ detail: ok ? `续期成功，额度有效期至 ${dateZh(result.line.expires_on)}。` : '很抱歉，本次续期未通过，额度到期后将不能继续借款，已借款项按合同归还。', code: ok ? 'loan.renewed' : 'loan.renewal_declined' }, view);
+      } catch (err) {
+        if (err.redirecting) return;
+        if (err.code === 'consent.required') {
+          const overview = await api('/api/v1/me/loan');
+          const consents = overview.application && overview.application.consents;
+          const missing = consents && [consents.government, consents.credit_report].find((c) => !c.granted);
+          if (missing) {
+            const what = missing.purpose === 'LOAN_CREDIT_REPORT'
+              ? { purpose: missing.purpose, title: '征信查询授权（额度续期）', why: '续期审批需要查询您在中国人民银行征信中心的信用报告。' }
+              : { purpose: missing.purpose, title: '政务数据查询授权（额度续期）', why: '续期审批需要核验身份，并查询您的公积金、社保、纳税与涉诉信息。' };
+            consentPrompt(problem, what, () => button.click());
+            button.disabled = false;
+            button.textContent = '申请续期';
+            return;
+          }
+        }
+        replace(problem, problemBanner(err));
+        button.disabled = false;
+        button.textContent = '申请续期';
+      }
+    });
+    return card;
   }
 
   function auditTrail() {

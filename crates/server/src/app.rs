@@ -427,6 +427,7 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/me/loan/line/repayments",
             post(lending::line::repay),
         )
+        .route("/api/v1/me/loan/line/renewal", post(lending::line::renew))
         .route("/api/v1/console/loan/reviews", get(lending::review::queue))
         .route(
             "/api/v1/console/loan/reviews/{id}/resolve",

@@ -27,7 +27,7 @@ use crate::{
         sscard::verify, institution::staff, hall::hall,
         lending::application::overview, lending::application::create, lending::application::submit,
         lending::application::events, lending::review::request, lending::contract::contract,
-        lending::contract::sign, lending::line::my_line, lending::line::draw, lending::line::repay,
+        lending::contract::sign, lending::line::my_line, lending::line::draw, lending::line::repay, lending::line::renew,
         lending::review::queue, lending::review::resolve, lending::review::replay,
     ),
     components(schemas(Problem, Role, Department, PrincipalView)),

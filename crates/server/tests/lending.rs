@@ -685,3 +685,46 @@ async fn concurrent_retries_of_a_draw_move_money_once() {
     let (total, principal) = ledger_sums(&app).await;
     assert_eq!((total, principal), (0, 123_456));
 }
+
+#[tokio::test]
+async fn a_line_is_re_approved_for_another_year_near_its_expiry() {
+    let app = app().await;
+    let token = app.login(ZHANG).await;
+    let decision = decided(&app, &token, "20000.00").await;
+    assert_eq!(decision["state"], "approved", "{decision}");
+    let line = sign(&app, &token, decision["id"].as_str().unwrap()).await;
+    let expires = line["expires_on"].as_str().unwrap().to_owned();
+
+    // Too early: more than 30 days before expiry.
+    assert_problem(
+        app.post_as("/api/v1/me/loan/line/renewal", &token, &json!({}))
+            .await,
+        409,
+        "loan.renewal_too_early",
+    )
+    .await;
+
+    // 340 days on, within the window: the consents have expired, so fresh ones are asked for.
+    app.clock.advance(chrono::Duration::days(340));
+    let token = app.login(ZHANG).await;
+    assert_problem(
+        app.post_as("/api/v1/me/loan/line/renewal", &token, &json!({}))
+            .await,
+        403,
+        "consent.required",
+    )
+    .await;
+    // The refused renewal left an application waiting for consent; granting them and
+    // renewing again decides it.
+    app.grant(&token, "LOAN_UNDERWRITING").await;
+    app.grant(&token, "LOAN_CREDIT_REPORT").await;
+    let response = app
+        .post_as("/api/v1/me/loan/line/renewal", &token, &json!({}))
+        .await;
+    assert_eq!(response.status(), 200);
+    let renewed: Value = response.json().await.unwrap();
+    assert_eq!(renewed["application"]["purpose"], "renewal");
+    assert_eq!(renewed["application"]["state"], "signed", "{renewed}");
+    assert!(renewed["line"]["expires_on"].as_str().unwrap() > expires.as_str());
+    assert_eq!(renewed["line"]["status"], "active");
+}

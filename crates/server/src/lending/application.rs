@@ -259,15 +259,37 @@ pub async fn create_for(
     person: Uuid,
     body: &NewApplication,
 ) -> Result<ApplicationView, ApiError> {
-    let state = state.clone();
     let amount = check_amount(&body.amount)?;
     let purpose = check_purpose(&body.purpose)?;
-    if super::line::has_line(&state, person).await? {
+    if super::line::has_line(state, person).await? {
         return Err(conflict(
             "loan.line_exists",
             "您已开通闪电贷额度，可直接在额度内借款。",
         ));
     }
+    record_application(state, person, amount, purpose).await
+}
+
+/// The purpose recorded for the annual re-approval of a line.
+pub const RENEWAL: (&str, &str) = ("renewal", "额度续期");
+
+/// Records the annual re-approval of `person`'s line of `limit` as an application (decided
+/// like any other, on fresh data under fresh consents).
+pub(crate) async fn create_renewal(
+    state: &AppState,
+    person: Uuid,
+    limit: Money,
+) -> Result<ApplicationView, ApiError> {
+    record_application(state, person, limit, RENEWAL).await
+}
+
+async fn record_application(
+    state: &AppState,
+    person: Uuid,
+    amount: Money,
+    purpose: (&'static str, &'static str),
+) -> Result<ApplicationView, ApiError> {
+    let state = state.clone();
     let id = Uuid::now_v7();
     let now = state.clock().now();
     let entry = TimelineEntry {
@@ -559,7 +581,10 @@ pub(crate) async fn view(
     Ok(ApplicationView {
         id: row.id,
         amount: Money::from_fen(row.requested_fen).to_string(),
-        purpose_label: purpose_label(&row.purpose).unwrap_or("其他").to_owned(),
+        purpose_label: purpose_label(&row.purpose)
+            .or((row.purpose == RENEWAL.0).then_some(RENEWAL.1))
+            .unwrap_or("其他")
+            .to_owned(),
         purpose: row.purpose,
         state: row.state,
         created_at: row.created_at,
@@ -867,7 +892,12 @@ async fn decide_application(
 
     let application = Application {
         requested_amount: Money::from_fen(row.requested_fen),
-        existing_online_credit: super::line::existing_limits(state, person).await?,
+        // A renewal replaces the line it renews: that line's limit is not "existing" credit.
+        existing_online_credit: if row.purpose == RENEWAL.0 {
+            Money::ZERO
+        } else {
+            super::line::existing_limits(state, person).await?
+        },
         applied_on: state.clock().today_china(),
     };
     let context = state.lending().context();

@@ -746,6 +746,118 @@ pub(crate) async fn save_line(
     Ok(())
 }
 
+/// How long before expiry a line may be re-approved.
+const RENEWAL_WINDOW_DAYS: i64 = 30;
+
+/// What a renewal answers.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RenewalResult {
+    /// The re-approval, decided like an application (its timeline, offer or reasons).
+    pub application: super::application::ApplicationView,
+    /// The line: renewed for a year at the new limit and price if approved, unchanged if not.
+    pub line: LineView,
+}
+
+/// The annual re-approval (续期): within 30 days of expiry or after it, the line is decided
+/// again on fresh data under the applicant's consents (the same two as an application); if
+/// approved, it runs for another year at the new limit and price (the contract provides for
+/// renewal on re-approval); if declined, it stays as it is and expires, owing what it owes.
+#[utoipa::path(post, path = "/api/v1/me/loan/line/renewal", tag = "lending",
+    responses((status = 200, body = RenewalResult), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn renew(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> Result<Response, ApiError> {
+    let person = citizen(&principal)?;
+    let row = load_line(&state, person)
+        .await?
+        .ok_or_else(|| ApiError::not_found("您尚未开通闪电贷额度。"))?;
+    let line = row.line()?;
+    let today = state.clock().today_china();
+    let opens = line.expires_on() - chrono::Duration::days(RENEWAL_WINDOW_DAYS);
+    if today < opens {
+        return Err(conflict(
+            "loan.renewal_too_early",
+            format!(
+                "额度有效期至 {}，可在到期前 {RENEWAL_WINDOW_DAYS} 天内（{opens} 起）申请续期。",
+                line.expires_on()
+            ),
+        ));
+    }
+    let limit = line.terms().limit;
+    // A renewal refused for want of consent waits for them: submit that one again.
+    let pending = super::application::latest(&state, person)
+        .await?
+        .filter(|row| {
+            row.purpose == super::application::RENEWAL.0
+                && matches!(row.state.as_str(), "awaiting_consent" | "failed")
+        });
+    let id = match pending {
+        Some(row) => row.id,
+        None => {
+            super::application::create_renewal(&state, person, limit)
+                .await?
+                .id
+        }
+    };
+    let decided = super::application::submit_for(&state, person, id).await?;
+    if let Some(offer) = &decided.offer {
+        let new_limit = Money::parse(&offer.limit).map_err(ApiError::internal)?;
+        let daily = Rate::parse(&offer.daily_rate).map_err(ApiError::internal)?;
+        let annual = super::ledger_annual_rate(daily)?;
+        let now = state.clock().now();
+        let mut tx = state.store().begin_write().await?;
+        let row = lock_line(&mut tx, person)
+            .await?
+            .ok_or_else(|| ApiError::internal("line vanished"))?;
+        let mut line = row.line()?;
+        let journals = line.renew(today, new_limit, annual).map_err(ledger_error)?;
+        for journal in &journals {
+            insert_journal(&mut tx, row.id, Uuid::now_v7(), journal, None, now).await?;
+        }
+        save_line(&mut tx, &row, &line, now).await?;
+        bianmin_store::on_tx!(&mut tx, conn => {
+            sqlx::query(
+                "UPDATE credit_lines SET limit_fen = $1, expires_on = $2 WHERE id = $3",
+            )
+            .bind(new_limit.fen())
+            .bind(line.expires_on())
+            .bind(row.id)
+            .execute(conn)
+            .await
+            .map_err(StoreError::from)?
+            .rows_affected()
+        });
+        bianmin_store::on_tx!(&mut tx, conn => {
+            sqlx::query(
+                "UPDATE loan_applications SET state = 'signed', updated_at = $1 WHERE id = $2",
+            )
+            .bind(now)
+            .bind(id)
+            .execute(conn)
+            .await
+            .map_err(StoreError::from)?
+            .rows_affected()
+        });
+        tx.append_event(&NewEvent::new(
+            "loan.line_renewed",
+            "credit_line",
+            row.id.to_string(),
+            json!({ "limit_band": amount_band(new_limit) }),
+            now,
+        ))
+        .await?;
+        tx.commit().await?;
+    }
+    let application =
+        super::application::view(&state, super::application::load(&state, person, id).await?)
+            .await?;
+    let line = line_view(&state, person)
+        .await?
+        .ok_or_else(|| ApiError::internal("line vanished"))?;
+    Ok(no_store(RenewalResult { application, line }))
+}
+
 /// The nightly job: brings every line not yet accrued through `date` up to it, in batches of
 /// `batch` lines per transaction; returns how many lines it accrued.
 ///
