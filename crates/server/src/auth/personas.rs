@@ -298,8 +298,11 @@ fn fits(persona: &str, id: &ResidentId, p: &SyntheticPerson) -> bool {
 
 /// What the shipped 闪电贷 policy and model decide on `person` asking for 20,000 yuan (张伟 is
 /// the demo's borrower; 李娜's decline is the demo's case for human review).
-fn decision_of(population: &Population, person: &SyntheticPerson) -> Option<Decision> {
-    let lending = crate::lending::Lending::embedded().ok()?;
+fn decision_of(
+    lending: &crate::lending::Lending,
+    population: &Population,
+    person: &SyntheticPerson,
+) -> Option<Decision> {
     let application = Application {
         requested_amount: bianmin_core::Money::from_fen(2_000_000),
         existing_online_credit: bianmin_core::Money::ZERO,
@@ -319,6 +322,12 @@ fn decision_of(population: &Population, person: &SyntheticPerson) -> Option<Deci
 /// population) are left out and get `not_found` from the agencies.
 pub fn simulated_residents(population: &Population) -> Vec<NamedResident> {
     let scan = population.size().min(50_000);
+    let lending = crate::lending::Lending::embedded().ok();
+    let decision_of = |person: &SyntheticPerson| {
+        lending
+            .as_deref()
+            .and_then(|lending| decision_of(lending, population, person))
+    };
     PERSONAS
         .iter()
         .filter_map(|persona| {
@@ -328,11 +337,11 @@ pub fn simulated_residents(population: &Population) -> Vec<NamedResident> {
                 let person = population.person(i);
                 fits(persona.id, &resident_id, &person)
                     && match persona.id {
-                        "citizen-zhang" => decision_of(population, &person).is_some_and(
+                        "citizen-zhang" => decision_of(&person).is_some_and(
                             |d| matches!(d.outcome, Outcome::Approved { limit, .. } if limit.fen() >= 2_000_000),
                         ),
                         // Declined by the model, not by a hard rule: a case for human review.
-                        "citizen-li" => decision_of(population, &person).is_some_and(|d| {
+                        "citizen-li" => decision_of(&person).is_some_and(|d| {
                             matches!(&d.outcome, Outcome::Declined { reasons }
                                 if reasons.iter().all(|r| r.source != ReasonSource::Policy))
                         }),
