@@ -48,6 +48,10 @@ struct Cli {
     /// file in a temporary directory.
     #[arg(long, value_name = "URL")]
     database_url: Option<String>,
+    /// Credit lines the `lending` suite seeds and accrues overnight (fewer for a quick run;
+    /// `accrual_1m_s` is then scaled linearly).
+    #[arg(long, value_name = "N", default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(1..))]
+    accrual_lines: u64,
 }
 
 fn suite_names() -> PossibleValuesParser {
@@ -88,6 +92,7 @@ async fn main() -> anyhow::Result<ExitCode> {
         warmup: cli.warmup,
         connections: usize::try_from(cli.connections)?,
         database_url: cli.database_url,
+        accrual_lines: cli.accrual_lines,
     };
     let header = header(&settings);
     // With --json, stdout carries only JSON lines.

@@ -8,6 +8,7 @@ use anyhow::{Context, anyhow, bail};
 use axum::routing::get;
 use axum::{Json, Router};
 use bianmin_core::SystemClock;
+use bianmin_server::AppState;
 use bianmin_server::config::{AuthConfig, Config, Secret};
 use bianmin_store::Backend;
 use hyper::StatusCode;
@@ -103,6 +104,9 @@ impl BareServer {
 pub struct AppServer {
     server: RunningServer,
     backend: Backend,
+    // The state the server runs on, for suites that call the application's functions
+    // in-process; dropped after the server, before the data directory.
+    state: AppState,
     // Holds the SQLite file and the session key; deleted on drop, after the server stopped.
     _data_dir: TempDir,
 }
@@ -140,6 +144,7 @@ impl AppServer {
             .await
             .context("cannot build the application")?;
         let backend = state.store().backend();
+        let shared = state.clone();
         let server = RunningServer::start(|listener, stopped| {
             bianmin_server::serve(listener, state, async {
                 let _ = stopped.await;
@@ -149,6 +154,7 @@ impl AppServer {
         Ok(AppServer {
             server,
             backend,
+            state: shared,
             _data_dir: data_dir,
         })
     }
@@ -161,6 +167,12 @@ impl AppServer {
     /// The database engine it runs on.
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// The application's state, to call its functions in-process (as its handlers do,
+    /// without HTTP).
+    pub fn state(&self) -> &AppState {
+        &self.state
     }
 
     /// Signs in as the demo `persona` (e.g. `citizen-zhang`) and returns the bearer token.

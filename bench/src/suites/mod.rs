@@ -11,6 +11,7 @@ use crate::load::LoadPlan;
 mod crypto;
 mod exchange;
 mod http;
+mod lending;
 mod services;
 
 /// Every suite, in the order `all` runs them.
@@ -35,6 +36,11 @@ pub const SUITES: &[Suite] = &[
         about: "公积金 balance over HTTP with the answer cached and uncached against GET /api/v1/me, 50 concurrent duplicate fine payments, and fine payments/s",
         run: |settings, figures| Box::pin(services::run(settings, figures)),
     },
+    Suite {
+        name: "lending",
+        about: "闪电贷 decision latency against the slowest agency (50-200 ms), decisions/s under concurrency, and the nightly accrual of 1,000,000 credit lines",
+        run: |settings, figures| Box::pin(lending::run(settings, figures)),
+    },
 ];
 
 /// What every suite is given: the command line's knobs.
@@ -48,6 +54,8 @@ pub struct Settings {
     pub connections: usize,
     /// `postgres://…` for suites that start the application; `None` means a temporary SQLite.
     pub database_url: Option<String>,
+    /// Credit lines the `lending` suite seeds and accrues.
+    pub accrual_lines: u64,
 }
 
 impl Settings {
