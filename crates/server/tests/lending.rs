@@ -728,3 +728,62 @@ async fn a_line_is_re_approved_for_another_year_near_its_expiry() {
     assert!(renewed["line"]["expires_on"].as_str().unwrap() > expires.as_str());
     assert_eq!(renewed["line"]["status"], "active");
 }
+
+#[tokio::test]
+async fn the_nightly_accrual_brings_lines_up_to_date_and_keeps_the_ledger_balanced() {
+    let app = app().await;
+    let token = app.login(ZHANG).await;
+    let decision = decided(&app, &token, "20000.00").await;
+    sign(&app, &token, decision["id"].as_str().unwrap()).await;
+    let draw = json!({ "amount": "8000.00" });
+    let response = money(
+        &app,
+        &token,
+        "/api/v1/me/loan/line/draws",
+        "nightly-draw-01",
+        &draw,
+    )
+    .await;
+    assert_eq!(response.status(), 201);
+
+    // 40 days on: the first statement has closed; the view accrues in memory either way.
+    app.clock.advance(chrono::Duration::days(40));
+    let token = app.login(ZHANG).await;
+    let before: Value = app
+        .get_as("/api/v1/me/loan/line", &token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let today = app.state.clock().today_china();
+    let accrued = bianmin_server::lending::line::accrue_all(&app.state, today, 2)
+        .await
+        .unwrap();
+    assert_eq!(accrued, 1);
+    // Done for today: a second run finds nothing.
+    let again = bianmin_server::lending::line::accrue_all(&app.state, today, 2)
+        .await
+        .unwrap();
+    assert_eq!(again, 0);
+    let stored: (chrono::NaiveDate, i64) = bianmin_store::on_pool!(&app.db.store, pool => {
+        sqlx::query_as("SELECT accrued_through, version FROM credit_lines")
+            .fetch_one(pool)
+            .await
+            .unwrap()
+    });
+    assert_eq!(stored.0, today);
+    let after: Value = app
+        .get_as("/api/v1/me/loan/line", &token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(after["interest_due"], before["interest_due"]);
+    assert_eq!(after["payoff_amount"], before["payoff_amount"]);
+    assert!(
+        !after["statements"].as_array().unwrap().is_empty(),
+        "{after}"
+    );
+    let (total, principal) = ledger_sums(&app).await;
+    assert_eq!((total, principal), (0, 800_000));
+}

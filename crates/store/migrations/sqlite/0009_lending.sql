@@ -101,7 +101,6 @@ CREATE TABLE credit_lines (
     created_at       TEXT NOT NULL,
     updated_at       TEXT NOT NULL
 );
-CREATE INDEX credit_lines_accrual ON credit_lines(accrued_through);
 
 -- The double-entry ledger: every journal's postings balance (debits = credits).
 CREATE TABLE ledger_journals (
