@@ -726,16 +726,28 @@ fn pool_adjacent_violators(raw: &mut Vec<RawBin>) {
 }
 
 /// Logistic regression by iteratively reweighted least squares (Newton–Raphson):
-/// `β ← β + (XᵀWX)⁻¹ Xᵀ(y − p)`, with a tiny ridge for stability. Returns `[α, β…]`.
-#[allow(clippy::needless_range_loop)] // matrix arithmetic reads best with indices
+/// `β ← β + (XᵀWX)⁻¹ Xᵀ(y − p)`, with a tiny jitter for stability. Returns `[α, β…]`.
 fn fit_logistic(design: &[Vec<f64>], labels: &[bool]) -> Result<Vec<f64>, ScorecardError> {
+    fit_logistic_ridge(design, labels, 0.0, 1e-6).map_err(|e| ScorecardError::Training(e.into()))
+}
+
+/// Logistic regression by Newton–Raphson (IRLS) with step halving, maximising
+/// `Σ log-likelihood − ridge/2 · Σ_{j≥1} β_j²`; `jitter` is added to every diagonal entry of
+/// the information matrix to keep it invertible. Returns `[α, β…]`. Shared by [`train`] (no
+/// ridge) and [`crate::train`] (a ridge).
+#[allow(clippy::needless_range_loop)] // matrix arithmetic reads best with indices
+pub(crate) fn fit_logistic_ridge(
+    design: &[Vec<f64>],
+    labels: &[bool],
+    ridge: f64,
+    jitter: f64,
+) -> Result<Vec<f64>, &'static str> {
     let k = design.first().map_or(0, Vec::len) + 1;
     let mean = labels.iter().filter(|&&bad| bad).count() as f64 / labels.len().max(1) as f64;
     let mut beta = vec![0.0; k];
     beta[0] = (mean / (1.0 - mean)).ln();
-    let mut row = vec![0.0; k];
-    let log_likelihood = |beta: &[f64]| -> f64 {
-        design
+    let objective = |beta: &[f64]| -> f64 {
+        let likelihood: f64 = design
             .iter()
             .zip(labels)
             .map(|(x, &bad)| {
@@ -747,9 +759,11 @@ fn fit_logistic(design: &[Vec<f64>], labels: &[bool]) -> Result<Vec<f64>, Scorec
                     -eta.exp().ln_1p()
                 }
             })
-            .sum()
+            .sum();
+        likelihood - ridge / 2.0 * beta[1..].iter().map(|b| b * b).sum::<f64>()
     };
-    let mut current = log_likelihood(&beta);
+    let mut current = objective(&beta);
+    let mut row = vec![0.0; k];
     for _ in 0..100 {
         let mut hessian = vec![vec![0.0; k]; k];
         let mut gradient = vec![0.0; k];
@@ -768,19 +782,22 @@ fn fit_logistic(design: &[Vec<f64>], labels: &[bool]) -> Result<Vec<f64>, Scorec
             }
         }
         for a in 0..k {
-            hessian[a][a] += 1e-6;
+            hessian[a][a] += jitter;
+            if a > 0 {
+                hessian[a][a] += ridge;
+                gradient[a] -= ridge * beta[a];
+            }
             for b in 0..a {
                 hessian[b][a] = hessian[a][b];
             }
         }
-        let step = solve(hessian, gradient)
-            .ok_or_else(|| ScorecardError::Training("singular information matrix".into()))?;
-        // Step halving: never accept a step that lowers the likelihood.
+        let step = solve(hessian, gradient).ok_or("singular information matrix")?;
+        // Step halving: never accept a step that lowers the objective.
         let mut scale = 1.0;
         let mut accepted = None;
         for _ in 0..30 {
             let candidate: Vec<f64> = beta.iter().zip(&step).map(|(b, s)| b + scale * s).collect();
-            let value = log_likelihood(&candidate);
+            let value = objective(&candidate);
             if value.is_finite() && value >= current - 1e-12 {
                 accepted = Some((candidate, value));
                 break;
@@ -794,7 +811,7 @@ fn fit_logistic(design: &[Vec<f64>], labels: &[bool]) -> Result<Vec<f64>, Scorec
         beta = candidate;
         current = value;
         if !beta.iter().all(|b| b.is_finite()) {
-            return Err(ScorecardError::Training("coefficients diverged".into()));
+            return Err("coefficients diverged");
         }
         if change < 1e-9 {
             break;
@@ -803,10 +820,9 @@ fn fit_logistic(design: &[Vec<f64>], labels: &[bool]) -> Result<Vec<f64>, Scorec
     Ok(beta)
 }
 
-/// Solves `a · x = b` by Gaussian elimination with partial pivoting (also used by
-/// [`crate::train`]).
+/// Solves `a · x = b` by Gaussian elimination with partial pivoting.
 #[allow(clippy::needless_range_loop)] // matrix arithmetic reads best with indices
-pub(crate) fn solve(mut a: Vec<Vec<f64>>, mut b: Vec<f64>) -> Option<Vec<f64>> {
+fn solve(mut a: Vec<Vec<f64>>, mut b: Vec<f64>) -> Option<Vec<f64>> {
     let n = b.len();
     for col in 0..n {
         let pivot = (col..n).max_by(|&i, &j| a[i][col].abs().total_cmp(&a[j][col].abs()))?;

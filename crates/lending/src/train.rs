@@ -40,7 +40,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::scorecard::{Scaling, auc, ks, solve};
+use crate::scorecard::{Scaling, auc, fit_logistic_ridge, ks};
 
 /// What to train on and where to write the model.
 #[derive(Debug, Clone, PartialEq)]
@@ -1267,88 +1267,11 @@ fn psi(expected: &[i32], actual: &[i32]) -> f64 {
     e.iter().zip(&a).map(|(e, a)| (a - e) * (a / e).ln()).sum()
 }
 
-/// Logistic regression by Newton–Raphson with an L2 ridge on the coefficients:
+/// Logistic regression with an L2 ridge on the coefficients (the scorecard's solver):
 /// maximises `Σ log-likelihood − λ/2 · Σ_{j≥1} β_j²`. Returns `[α, β…]`.
-#[allow(clippy::needless_range_loop)] // matrix arithmetic reads best with indices
 fn fit_logistic(design: &[Vec<f64>], labels: &[bool], ridge: f64) -> Result<Vec<f64>, TrainError> {
-    let k = design.first().map_or(0, Vec::len) + 1;
-    let mean = labels.iter().filter(|&&bad| bad).count() as f64 / labels.len().max(1) as f64;
-    let mut beta = vec![0.0; k];
-    beta[0] = (mean / (1.0 - mean)).ln();
-    let objective = |beta: &[f64]| -> f64 {
-        let likelihood: f64 = design
-            .iter()
-            .zip(labels)
-            .map(|(x, &bad)| {
-                let eta = beta[0] + x.iter().zip(&beta[1..]).map(|(a, b)| a * b).sum::<f64>();
-                // ln p = −ln(1 + e^−η), ln(1 − p) = −ln(1 + e^η)
-                if bad {
-                    -(-eta).exp().ln_1p()
-                } else {
-                    -eta.exp().ln_1p()
-                }
-            })
-            .sum();
-        likelihood - ridge / 2.0 * beta[1..].iter().map(|b| b * b).sum::<f64>()
-    };
-    let mut current = objective(&beta);
-    let mut row = vec![0.0; k];
-    for _ in 0..100 {
-        let mut hessian = vec![vec![0.0; k]; k];
-        let mut gradient = vec![0.0; k];
-        for (x, &bad) in design.iter().zip(labels) {
-            row[0] = 1.0;
-            row[1..].copy_from_slice(x);
-            let eta: f64 = row.iter().zip(&beta).map(|(a, b)| a * b).sum();
-            let p = 1.0 / (1.0 + (-eta).exp());
-            let w = (p * (1.0 - p)).max(1e-10);
-            let residual = f64::from(u8::from(bad)) - p;
-            for a in 0..k {
-                gradient[a] += row[a] * residual;
-                for b in 0..=a {
-                    hessian[a][b] += w * row[a] * row[b];
-                }
-            }
-        }
-        for a in 0..k {
-            // The ridge; a trace of it on the intercept only keeps the matrix invertible.
-            let penalty = if a == 0 { 1e-9 } else { ridge.max(1e-9) };
-            hessian[a][a] += penalty;
-            if a > 0 {
-                gradient[a] -= ridge * beta[a];
-            }
-            for b in 0..a {
-                hessian[b][a] = hessian[a][b];
-            }
-        }
-        let step = solve(hessian, gradient)
-            .ok_or_else(|| TrainError("regression: singular information matrix".into()))?;
-        // Step halving: never accept a step that lowers the objective.
-        let mut scale = 1.0;
-        let mut accepted = None;
-        for _ in 0..30 {
-            let candidate: Vec<f64> = beta.iter().zip(&step).map(|(b, s)| b + scale * s).collect();
-            let value = objective(&candidate);
-            if value.is_finite() && value >= current - 1e-12 {
-                accepted = Some((candidate, value));
-                break;
-            }
-            scale /= 2.0;
-        }
-        let Some((candidate, value)) = accepted else {
-            break;
-        };
-        let change = step.iter().fold(0.0f64, |m, s| m.max((scale * s).abs()));
-        beta = candidate;
-        current = value;
-        if !beta.iter().all(|b| b.is_finite()) {
-            return Err(TrainError("regression: coefficients diverged".into()));
-        }
-        if change < 1e-9 {
-            break;
-        }
-    }
-    Ok(beta)
+    fit_logistic_ridge(design, labels, ridge, 1e-9)
+        .map_err(|e| TrainError(format!("regression: {e}")))
 }
 
 // ----------------------------------------------------------------------------------------
