@@ -5,6 +5,7 @@
 //
 // 已上线的服务磁贴标记 data-status="live" data-href="/citizen/xxx/"（公积金查询、我的授权），
 // 其余仍为 data-status="soon"，点按只提示“即将上线”。某项服务上线时改磁贴属性即可，无需改这里的逻辑。
+// “智能客服”磁贴打开右下角的客服浮窗；“消息”标签进入消息中心 /citizen/inbox/，并显示未读数。
 
 import { boot } from './shell.js';
 import { api } from './api.js';
@@ -28,6 +29,11 @@ function tileName(tile) {
 }
 
 function onTile(tile) {
+  if (tile.dataset.service === 'assistant') {
+    // 智能客服是浮窗（assistant.js），不是单独页面
+    window.dispatchEvent(new CustomEvent('assistant:open'));
+    return;
+  }
   if (tile.dataset.status === 'live' && tile.dataset.href) {
     window.location.assign(tile.dataset.href);
     return;
@@ -67,6 +73,10 @@ function onTab(tab, root, profile) {
       // “服务”标签打开服务大厅：全部服务及各区开通情况
       profile.leave();
       window.location.assign('/citizen/hall/');
+      break;
+    case 'messages':
+      profile.leave();
+      window.location.assign('/citizen/inbox/');
       break;
     case 'me':
       openMe(root, profile);
@@ -299,6 +309,21 @@ function profileCard(card) {
   };
 }
 
+/** “消息”标签上的未读角标（GET /api/v1/me/inbox）；取不到时不显示，不影响首页。 */
+async function inboxBadge(tab) {
+  try {
+    const r = await api('/api/v1/me/inbox', { redirectOn401: false });
+    const unread = Number(r && r.unread) || 0;
+    tab.querySelector('.tabbar__badge')?.remove();
+    if (unread > 0) {
+      tab.append(el('span', { class: 'tabbar__badge', dataset: { testid: 'inbox-unread' } }, unread > 99 ? '99+' : String(unread)));
+      tab.setAttribute('aria-label', `消息，${unread} 条未读`);
+    }
+  } catch {
+    // 企业用户等没有消息中心，静默忽略
+  }
+}
+
 function renderMeHero(host, me) {
   replace(
     host,
@@ -345,6 +370,8 @@ boot((me, root) => {
     if (document.visibilityState === 'hidden') profile.leave();
   });
   window.addEventListener('pagehide', () => profile.leave());
+
+  if (me.role === 'citizen') inboxBadge(root.querySelector('[data-tab="messages"]'));
 
   if (window.location.hash === '#me') openMe(root, profile);
 });

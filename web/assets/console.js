@@ -8,19 +8,23 @@
 // 人工复核页（首次打开时才请求，银行运营人员）：闪电贷申请人依《个人信息保护法》第二十四条要求
 // 复核的未通过申请，逐条展示审批依据（评分、模型版本、未通过原因、申请人陈述），可“复现决策”
 // 核对原决策能否按记录的输入与版本重算出来，维持原结果或改为通过（须写复核意见，改为通过须核定额度）。
+// 智能客服页（#assistant，首次打开时才请求）：知识库条目维护与问题洞察，见文件末尾“智能客服”一节。
 
 import { boot } from './shell.js';
 import { api, ApiError } from './api.js';
 import { el, replace, problemBanner, toast } from './dom.js';
 
-const VIEWS = ['overview', 'review', 'kb', 'antibot', 'audit', 'system'];
+const VIEWS = ['overview', 'review', 'assistant', 'antibot', 'audit', 'system'];
+// 旧地址与子页：#kb（知识库）、#insights（问题洞察）都在“智能客服”视图里
+const VIEW_ALIASES = { kb: 'assistant', insights: 'assistant' };
 const CHECK_LABELS = { database: '数据库' };
 const TIMEOUT_MS = 8000;
 
 // ---------- 视图切换 ----------
 
 function currentView() {
-  const name = window.location.hash.replace(/^#/, '');
+  const hash = window.location.hash.replace(/^#/, '');
+  const name = VIEW_ALIASES[hash] || hash;
   return VIEWS.includes(name) ? name : 'overview';
 }
 
@@ -692,6 +696,624 @@ function reviewView(host, countNode, refreshBtn) {
   };
 }
 
+// ---------- 智能客服：知识库维护与问题洞察 ----------
+//
+// 知识库：GET/POST/PUT/DELETE /api/v1/console/kb/entries…；保存带上所编辑的版本号，别人先保存了更新的版本时
+// 服务端答 409，页面展示其说明并可载入最新版本。问题洞察：GET /api/v1/console/assistant/insights?days=N，
+// 未解答问题的聚类可“一键创建 FAQ”：切到知识库并打开预填好的新建表单（问题 = 代表问法，变体 = 例句）。
+
+const KB_PAGE = 50;
+const KB_TOPICS = [
+  ['', '全部主题'],
+  ['hpf', '公积金'],
+  ['si', '社保'],
+  ['traffic', '交通罚没'],
+  ['loan', '闪电贷'],
+  ['account', '账户与授权'],
+];
+const KB_ID_RE = /^[a-z0-9-]{1,64}$/;
+const KB_SOURCE_RE = /^[^#\s]+#\d+$/;
+const VERSION_ACTIONS = { create: '创建', update: '修改', delete: '删除', import: '导入' };
+// 由聚类关键词猜主题（只用于建议条目编号，运营人员可改）
+const TOPIC_GUESS = [
+  ['hpf', /公积金|租房提取|缴存/],
+  ['si', /社保|医保|养老|失业|参保|工伤|生育/],
+  ['traffic', /违章|违法|罚款|罚单|驾驶证|驾照|车牌|车辆|记分|交警|交通/],
+  ['loan', /贷|借款|还款|利率|额度/],
+  ['account', /账户|账号|密码|登录|授权|银行卡|挂失/],
+];
+
+function pct(x) {
+  return typeof x === 'number' && Number.isFinite(x) ? `${(Math.round(x * 1000) / 10).toFixed(1)}%` : '—';
+}
+
+function denied(err, testid, note) {
+  return el(
+    'section',
+    { class: 'card state-panel', role: 'alert', dataset: { testid, code: err.code || '' } },
+    el('div', { class: 'state-panel__icon', 'aria-hidden': 'true' }, '!'),
+    el('h2', { class: 'state-panel__title' }, '无权访问'),
+    el('p', { class: 'state-panel__text' }, err.detail || err.message),
+    el('p', { class: 'small muted' }, note),
+  );
+}
+
+function loadingBlock(text = '加载中…') {
+  return el('div', { class: 'loading', role: 'status' }, el('span', { class: 'spinner', 'aria-hidden': 'true' }), text);
+}
+
+function lines(text) {
+  return String(text || '').split('\n').map((s) => s.trim()).filter(Boolean);
+}
+
+function commaList(text) {
+  return String(text || '').split(/[,，、]/).map((s) => s.trim()).filter(Boolean);
+}
+
+/** 知识库视图：检索、主题筛选、条目表、编辑器（新建 / 保存 / 删除 / 版本历史）。 */
+function kbView(host) {
+  let started = null;
+  let offset = 0;
+  let total = 0;
+  let currentId = null;
+  let searchTimer = null;
+
+  const search = el('input', { class: 'input', type: 'search', placeholder: '搜索问题、答复、编号', 'aria-label': '搜索知识条目', dataset: { testid: 'kb-search' } });
+  const topic = el('select', { class: 'select', 'aria-label': '按主题筛选', dataset: { testid: 'kb-topic' } }, KB_TOPICS.map(([v, t]) => el('option', { value: v }, t)));
+  const newBtn = el('button', { class: 'btn btn--primary', type: 'button', dataset: { testid: 'kb-new' } }, '新建条目');
+  const count = el('span', { class: 'small muted', dataset: { testid: 'kb-count' } });
+  const editorHost = el('div');
+  const tbody = el('tbody', {});
+  const foot = el('div', { class: 'table-foot' });
+  const listHost = el('div');
+
+  const table = el(
+    'article',
+    { class: 'card', 'aria-label': '知识条目' },
+    el(
+      'div',
+      { class: 'table-wrap' },
+      el(
+        'table',
+        { class: 'data-table kb-table', dataset: { testid: 'kb-table' } },
+        el(
+          'thead',
+          {},
+          el(
+            'tr',
+            {},
+            el('th', { scope: 'col' }, '编号'),
+            el('th', { scope: 'col' }, '问题'),
+            el('th', { scope: 'col' }, '答复部门'),
+            el('th', { scope: 'col' }, '版本'),
+            el('th', { scope: 'col' }, '更新（北京时间）'),
+            el('th', { scope: 'col' }, el('span', { class: 'visually-hidden' }, '操作')),
+          ),
+        ),
+        tbody,
+      ),
+    ),
+    foot,
+  );
+
+  search.addEventListener('input', () => {
+    clearTimeout(searchTimer);
+    searchTimer = setTimeout(() => reload(), 300);
+  });
+  search.addEventListener('keydown', (e) => {
+    if (e.key === 'Enter') {
+      clearTimeout(searchTimer);
+      reload();
+    }
+  });
+  topic.addEventListener('change', () => reload());
+  newBtn.addEventListener('click', () => openEditor(null, [], {}));
+
+  function query(extra = {}) {
+    const p = new URLSearchParams();
+    const q = search.value.trim();
+    if (q) p.set('q', q);
+    if (topic.value) p.set('topic', topic.value);
+    for (const [k, v] of Object.entries(extra)) p.set(k, String(v));
+    return p.toString();
+  }
+
+  function row(e) {
+    const edit = el('button', { class: 'btn btn--s', type: 'button', dataset: { testid: 'kb-edit', id: e.id } }, '编辑');
+    edit.addEventListener('click', () => openEntry(e.id));
+    const variants = (e.variants || []).length;
+    return el(
+      'tr',
+      { class: e.id === currentId ? 'is-current' : '', dataset: { testid: 'kb-row', id: e.id, version: String(e.version ?? '') } },
+      el('td', {}, el('span', { class: 'id-ref' }, e.id)),
+      el(
+        'td',
+        { class: 'kb-q' },
+        e.question,
+        el('span', { class: 'sub' }, [variants ? `${variants} 种问法` : '', e.demo ? '演示内容' : '', (e.tags || []).join('、')].filter(Boolean).join(' · ')),
+      ),
+      el('td', {}, e.department || el('span', { class: 'muted' }, '—')),
+      el('td', { class: 'num' }, e.version === undefined || e.version === null ? '—' : `v${e.version}`),
+      el('td', { class: 'num' }, e.updated_at ? beijingTime(e.updated_at) : '—', e.updated_by ? el('span', { class: 'sub' }, e.updated_by) : null),
+      el('td', {}, edit),
+    );
+  }
+
+  function renderFoot() {
+    const shown = tbody.querySelectorAll('tr').length;
+    count.textContent = `共 ${numFmt.format(total)} 条`;
+    if (shown === 0) {
+      replace(foot, el('div', { class: 'empty', dataset: { testid: 'kb-empty' } }, search.value.trim() || topic.value ? '没有符合条件的条目' : '知识库还没有条目'));
+    } else if (shown < total) {
+      const more = el('button', { class: 'btn', type: 'button', dataset: { testid: 'kb-more' } }, `加载更多（已显示 ${shown}/${total}）`);
+      more.addEventListener('click', () => loadPage(more));
+      replace(foot, more);
+    } else {
+      replace(foot, el('p', { class: 'small muted' }, `已显示全部 ${numFmt.format(shown)} 条`));
+    }
+  }
+
+  async function loadPage(button) {
+    if (button) button.disabled = true;
+    try {
+      const r = await api(`/api/v1/console/kb/entries?${query({ offset, limit: KB_PAGE })}`);
+      const entries = (r && r.entries) || [];
+      total = Number(r && r.total) || 0;
+      offset += entries.length;
+      tbody.append(...entries.map(row));
+      renderFoot();
+    } catch (err) {
+      if (button) button.disabled = false;
+      if (!err.redirecting) replace(foot, problemBanner(err, { onRetry: () => loadPage() }));
+    }
+  }
+
+  async function reload() {
+    offset = 0;
+    replace(tbody);
+    replace(foot, loadingBlock());
+    try {
+      const r = await api(`/api/v1/console/kb/entries?${query({ offset: 0, limit: KB_PAGE })}`);
+      const entries = (r && r.entries) || [];
+      total = Number(r && r.total) || 0;
+      offset = entries.length;
+      replace(tbody, entries.map(row));
+      renderFoot();
+      return true;
+    } catch (err) {
+      if (err.redirecting) return false;
+      count.textContent = '';
+      if (err.status === 403) replace(listHost, denied(err, 'kb-denied', '知识库仅限银行运营人员与系统管理员维护。'));
+      else replace(foot, problemBanner(err, { onRetry: () => reload() }));
+      return false;
+    }
+  }
+
+  function markCurrent() {
+    for (const tr of tbody.querySelectorAll('tr')) tr.classList.toggle('is-current', tr.dataset.id === currentId);
+  }
+
+  async function openEntry(id) {
+    replace(editorHost, el('div', { class: 'card kb-editor' }, loadingBlock('正在载入条目…')));
+    try {
+      const r = await api(`/api/v1/console/kb/entries/${encodeURIComponent(id)}`);
+      openEditor(r.entry, r.versions || [], {});
+    } catch (err) {
+      if (!err.redirecting) replace(editorHost, el('div', { class: 'card kb-editor' }, problemBanner(err, { onRetry: () => openEntry(id) })));
+    }
+  }
+
+  function closeEditor() {
+    currentId = null;
+    markCurrent();
+    replace(editorHost);
+  }
+
+  /** 编辑器。entry 为 null 时是新建；prefill 为新建时的预填值（来自“一键创建 FAQ”）。 */
+  function openEditor(entry, versions, prefill) {
+    const isNew = !entry;
+    const v = entry || { id: '', question: '', variants: [], answer: '', department: '', tags: [], source: null, effective_from: null, effective_to: null, demo: false, ...prefill };
+    currentId = isNew ? null : v.id;
+    markCurrent();
+
+    let seq = 0;
+    const field = (label, control, hint, wide) => {
+      seq += 1;
+      const id = `kb-f-${seq}`;
+      control.id = id;
+      if (hint) control.setAttribute('aria-describedby', `${id}-hint`);
+      return el(
+        'div',
+        { class: wide ? 'field field--wide' : 'field' },
+        el('label', { class: 'field__label', for: id }, label),
+        control,
+        hint ? el('p', { id: `${id}-hint`, class: 'field__hint' }, hint) : null,
+      );
+    };
+    const f = {
+      id: el('input', { class: 'input mono', value: v.id || '', readonly: !isNew, autocomplete: 'off', spellcheck: 'false', placeholder: '如 hpf-051', dataset: { testid: 'kb-field-id' } }),
+      question: el('input', { class: 'input', value: v.question || '', maxlength: '200', dataset: { testid: 'kb-field-question' } }),
+      variants: el('textarea', { class: 'textarea', rows: '4', dataset: { testid: 'kb-field-variants' } }),
+      answer: el('textarea', { class: 'textarea textarea--answer', maxlength: '4000', dataset: { testid: 'kb-field-answer' } }),
+      department: el('input', { class: 'input', value: v.department || '', dataset: { testid: 'kb-field-department' } }),
+      tags: el('input', { class: 'input', value: (v.tags || []).join('，'), dataset: { testid: 'kb-field-tags' } }),
+      source: el('input', { class: 'input mono', value: v.source || '', placeholder: 'hpf-withdrawal#3', spellcheck: 'false', dataset: { testid: 'kb-field-source' } }),
+      from: el('input', { class: 'input', type: 'date', value: v.effective_from || '', dataset: { testid: 'kb-field-from' } }),
+      to: el('input', { class: 'input', type: 'date', value: v.effective_to || '', dataset: { testid: 'kb-field-to' } }),
+      demo: el('input', { type: 'checkbox', checked: Boolean(v.demo), dataset: { testid: 'kb-field-demo' } }),
+    };
+    f.variants.value = (v.variants || []).join('\n');
+    f.answer.value = v.answer || '';
+
+    const problem = el('div', { class: 'kb-form__problem' });
+    const save = el('button', { class: 'btn btn--primary', type: 'submit', dataset: { testid: 'kb-save' } }, isNew ? '创建条目' : `保存（基于 v${v.version}）`);
+    const cancel = el('button', { class: 'btn', type: 'button', dataset: { testid: 'kb-cancel' } }, '取消');
+    cancel.addEventListener('click', closeEditor);
+    const confirmHost = el('span', { class: 'cluster' });
+    const del = isNew ? null : el('button', { class: 'btn btn--danger', type: 'button', dataset: { testid: 'kb-delete' } }, '删除');
+
+    const form = el(
+      'form',
+      { class: 'kb-form', novalidate: true, 'aria-label': isNew ? '新建知识条目' : `编辑 ${v.id}` },
+      field('编号', f.id, isNew ? '小写字母、数字和“-”，以主题开头，创建后不能修改。' : '编号不能修改。'),
+      field('标准问题', f.question),
+      field('其他问法（每行一个）', f.variants, '市民常见的其他说法，帮助匹配。', true),
+      field('答复', f.answer, '换行会原样展示给市民。', true),
+      field('答复部门', f.department),
+      field('标签（逗号分隔）', f.tags),
+      field('政策依据', f.source, '格式：文件编号#条号，如 hpf-withdrawal#3；可留空。'),
+      el(
+        'div',
+        { class: 'field' },
+        el('span', { class: 'field__label' }, '内容性质'),
+        el('label', { class: 'kb-form__check' }, f.demo, '演示内容（市民端显示“演示内容”标记）'),
+      ),
+      field('生效日期', f.from, '留空表示立即生效。'),
+      field('失效日期', f.to, '留空表示长期有效。'),
+      problem,
+      el('div', { class: 'kb-form__actions' }, save, cancel, del, confirmHost),
+    );
+
+    function complain(message, focus) {
+      replace(problem, problemBanner({ detail: message, code: 'client.invalid' }, { variant: 'warn' }));
+      if (focus) focus.focus();
+    }
+
+    function collect() {
+      const body = {
+        id: f.id.value.trim(),
+        question: f.question.value.trim(),
+        variants: lines(f.variants.value),
+        answer: f.answer.value.replace(/\r\n/g, '\n').trim(),
+        department: f.department.value.trim(),
+        tags: commaList(f.tags.value),
+        source: f.source.value.trim() || null,
+        effective_from: f.from.value || null,
+        effective_to: f.to.value || null,
+        demo: f.demo.checked,
+      };
+      if (!KB_ID_RE.test(body.id)) return complain('编号须为 1–64 位小写字母、数字或“-”。', f.id);
+      if (!body.question) return complain('请填写标准问题。', f.question);
+      if (!body.answer) return complain('请填写答复。', f.answer);
+      if (body.source && !KB_SOURCE_RE.test(body.source)) return complain('政策依据格式应为“文件编号#条号”，如 hpf-withdrawal#3。', f.source);
+      if (body.effective_from && body.effective_to && body.effective_to < body.effective_from) return complain('失效日期不能早于生效日期。', f.to);
+      if (!isNew) body.version = v.version;
+      return body;
+    }
+
+    form.addEventListener('submit', async (e) => {
+      e.preventDefault();
+      const body = collect();
+      if (!body) return;
+      save.disabled = true;
+      replace(problem);
+      try {
+        const saved = isNew
+          ? await api('/api/v1/console/kb/entries', { method: 'POST', body })
+          : await api(`/api/v1/console/kb/entries/${encodeURIComponent(v.id)}`, { method: 'PUT', body });
+        toast(isNew ? `已创建 ${saved.id}` : `已保存 ${saved.id}（v${saved.version}）`);
+        await reload();
+        await openEntry(saved.id || body.id);
+      } catch (err) {
+        save.disabled = false;
+        if (err.redirecting) return;
+        if (err.status === 409 && !isNew) {
+          const latest = el('button', { class: 'btn btn--s', type: 'button', dataset: { testid: 'kb-reload-latest' } }, '载入最新版本（放弃本次修改）');
+          latest.addEventListener('click', () => openEntry(v.id));
+          replace(problem, el('div', { class: 'stack stack--s', dataset: { testid: 'kb-conflict' } }, problemBanner(err, { variant: 'warn' }), el('div', {}, latest)));
+        } else {
+          replace(problem, problemBanner(err));
+        }
+      }
+    });
+
+    if (del) {
+      del.addEventListener('click', () => {
+        del.hidden = true;
+        const yes = el('button', { class: 'btn btn--danger', type: 'button', dataset: { testid: 'kb-delete-confirm' } }, `确认删除 ${v.id}`);
+        const no = el('button', { class: 'btn btn--ghost', type: 'button' }, '不删除');
+        no.addEventListener('click', () => {
+          replace(confirmHost);
+          del.hidden = false;
+          del.focus();
+        });
+        yes.addEventListener('click', async () => {
+          yes.disabled = true;
+          try {
+            await api(`/api/v1/console/kb/entries/${encodeURIComponent(v.id)}?version=${encodeURIComponent(v.version)}`, { method: 'DELETE' });
+            toast(`已删除 ${v.id}`);
+            closeEditor();
+            await reload();
+          } catch (err) {
+            yes.disabled = false;
+            if (!err.redirecting) replace(problem, problemBanner(err, { variant: err.status === 409 ? 'warn' : undefined }));
+          }
+        });
+        replace(confirmHost, el('span', { class: 'small', role: 'alert' }, '删除后市民将无法再看到这条答复。'), yes, no);
+        no.focus();
+      });
+    }
+
+    const history = isNew
+      ? null
+      : el(
+        'details',
+        { class: 'kb-history', dataset: { testid: 'kb-versions' } },
+        el('summary', {}, `版本历史（${versions.length}）`),
+        versions.length
+          ? el(
+            'ul',
+            { class: 'kb-versions' },
+            versions.map((h) =>
+              el(
+                'li',
+                { dataset: { testid: 'kb-version', version: String(h.version) } },
+                el('strong', {}, `v${h.version}`),
+                el('span', {}, VERSION_ACTIONS[h.action] || h.action || ''),
+                el('span', { class: 'muted' }, beijingTime(h.changed_at)),
+                el('span', { class: 'muted' }, h.changed_by || ''),
+              ),
+            ),
+          )
+          : el('p', { class: 'small muted' }, '暂无记录。'),
+      );
+
+    const meta = isNew
+      ? el('p', { class: 'small muted' }, '新建条目保存后立即生效（在生效日期范围内）。')
+      : el('p', { class: 'small muted' }, `当前 v${v.version} · ${v.updated_at ? `${beijingTime(v.updated_at)} 更新` : ''}${v.updated_by ? ` · ${v.updated_by}` : ''}`);
+    const card = el(
+      'article',
+      { class: 'card kb-editor', dataset: { testid: 'kb-editor', id: v.id || '', mode: isNew ? 'create' : 'edit' } },
+      el('div', { class: 'card__header' }, el('h2', { class: 'card__title', tabindex: '-1' }, isNew ? '新建知识条目' : `编辑 ${v.id}`), meta),
+      el('div', { class: 'stack' }, form, history),
+    );
+    replace(editorHost, card);
+    card.scrollIntoView({ block: 'start', behavior: 'smooth' });
+    (isNew && !v.id ? f.id : f.question).focus({ preventScroll: true });
+  }
+
+  /** 为主题建议下一个编号：取该主题现有最大序号 +1。 */
+  async function suggestId(t) {
+    if (!t) return '';
+    try {
+      const r = await api(`/api/v1/console/kb/entries?topic=${encodeURIComponent(t)}&limit=500`);
+      const re = new RegExp(`^${t}-(\\d+)$`);
+      let max = 0;
+      for (const e of (r && r.entries) || []) {
+        const m = re.exec(e.id);
+        if (m) max = Math.max(max, Number(m[1]));
+      }
+      return `${t}-${String(max + 1).padStart(3, '0')}`;
+    } catch {
+      return `${t}-`;
+    }
+  }
+
+  function renderShell() {
+    replace(
+      host,
+      el(
+        'div',
+        { class: 'stack' },
+        el('div', { class: 'kb-toolbar' }, search, topic, newBtn, count),
+        editorHost,
+        listHost,
+      ),
+    );
+    replace(listHost, table);
+  }
+
+  return {
+    show() {
+      if (!started) {
+        renderShell();
+        started = reload();
+      }
+      return started;
+    },
+    /** 由“一键创建 FAQ”调用：打开预填的新建表单。 */
+    async createFrom(cluster) {
+      this.show();
+      const text = [cluster.representative, ...(cluster.keywords || [])].join(' ');
+      const guess = (TOPIC_GUESS.find(([, re]) => re.test(text)) || [''])[0];
+      const examples = (cluster.examples || []).filter((x) => x && x !== cluster.representative);
+      const prefill = {
+        id: await suggestId(guess),
+        question: cluster.representative || '',
+        variants: [...new Set(examples)],
+        tags: (cluster.keywords || []).slice(0, 5),
+      };
+      openEditor(null, [], prefill);
+    },
+  };
+}
+
+/** 问题洞察视图：统计周期、各项比率、热点话题、未解答问题聚类。 */
+function insightsView(host, onCreateFaq) {
+  let started = null;
+  let days = 7;
+  const dayBtns = [1, 7, 30].map((d) =>
+    el('button', { class: 'seg__btn', type: 'button', 'aria-pressed': String(d === days), dataset: { days: String(d), testid: 'insights-days' } }, d === 1 ? '近 1 天' : `近 ${d} 天`),
+  );
+  const period = el('span', { class: 'small muted', dataset: { testid: 'insights-period' } });
+  const body = el('div', { 'aria-live': 'polite' });
+  for (const b of dayBtns) {
+    b.addEventListener('click', () => {
+      days = Number(b.dataset.days);
+      for (const x of dayBtns) x.setAttribute('aria-pressed', String(x === b));
+      started = load();
+    });
+  }
+
+  function topicItem(t, i) {
+    const prev = Number(t.previous) || 0;
+    const diff = (Number(t.count) || 0) - prev;
+    let cls = '';
+    let text = '持平';
+    let label = '与上一周期持平';
+    if (!prev && t.count) {
+      cls = 'is-up';
+      text = '新上榜';
+      label = '上一周期没有出现';
+    } else if (diff > 0) {
+      cls = 'is-up';
+      text = `↑ ${numFmt.format(diff)}`;
+      label = `较上一周期增加 ${diff} 次`;
+    } else if (diff < 0) {
+      cls = 'is-down';
+      text = `↓ ${numFmt.format(-diff)}`;
+      label = `较上一周期减少 ${-diff} 次`;
+    }
+    return el(
+      'li',
+      { class: 'topic-item', dataset: { testid: 'insights-topic', keyword: t.keyword, count: String(t.count), previous: String(prev) } },
+      el('span', { class: 'topic-item__rank' }, String(i + 1)),
+      el('span', { class: 'topic-item__kw' }, t.keyword),
+      el('span', { class: 'topic-item__count' }, `${numFmt.format(t.count)} 次`),
+      el('span', { class: `topic-item__delta ${cls}`, title: label }, el('span', { 'aria-hidden': 'true' }, text), el('span', { class: 'visually-hidden' }, label)),
+    );
+  }
+
+  function clusterCard(c) {
+    const btn = el('button', { class: 'btn btn--primary btn--s', type: 'button', dataset: { testid: 'insights-create-faq' } }, '一键创建 FAQ');
+    btn.addEventListener('click', () => onCreateFaq(c));
+    const examples = (c.examples || []).slice(0, 5);
+    return el(
+      'div',
+      { class: 'cluster-card', dataset: { testid: 'insights-cluster', size: String(c.size) } },
+      el(
+        'div',
+        { class: 'cluster-card__head' },
+        el('span', { class: 'cluster-card__rep' }, c.representative),
+        el('span', { class: 'badge badge--warn nowrap' }, `${numFmt.format(c.size)} 次提问`),
+      ),
+      (c.keywords || []).length ? el('div', { class: 'cluster' }, c.keywords.map((k) => el('span', { class: 'badge' }, k))) : null,
+      examples.length ? el('ul', { class: 'cluster-card__examples', 'aria-label': '市民原话' }, examples.map((x) => el('li', {}, x))) : null,
+      el('div', {}, btn),
+    );
+  }
+
+  function render(r) {
+    const rates = r.rates || {};
+    const sat = typeof rates.satisfaction === 'number' ? `${rates.satisfaction.toFixed(1)} / 5` : '—';
+    period.textContent = r.from && r.to ? `${beijingTime(r.from)} 至 ${beijingTime(r.to)}（北京时间）` : '';
+    const topics = r.hot_topics || [];
+    const clusters = r.unanswered || [];
+    replace(
+      body,
+      el(
+        'div',
+        { class: 'stat-row', dataset: { testid: 'insights-rates' } },
+        stat('insights-turns', '对话轮次', fmtCount(r.turns), `近 ${days} 天`),
+        stat('insights-answered', '直接解答', pct(rates.answered)),
+        stat('insights-clarified', '澄清追问', pct(rates.clarified)),
+        stat('insights-handed-off', '转人工', pct(rates.handed_off)),
+        stat('insights-resolution', '解决率', pct(rates.resolution_rate)),
+        stat('insights-helpful', '有帮助率', pct(rates.helpful_rate), rates.helpful_rate === null || rates.helpful_rate === undefined ? '暂无评价' : '按“有帮助 / 没帮助”评价计'),
+        stat('insights-satisfaction', '满意度', sat, `回访问卷 ${fmtCount(rates.surveys ?? 0)} 份 · 发出回访 ${fmtCount(rates.followups_sent ?? 0)} 次`),
+      ),
+      el(
+        'div',
+        { class: 'insights-grid' },
+        el(
+          'article',
+          { class: 'card', 'aria-labelledby': 'c-hot' },
+          el('div', { class: 'card__header' }, el('h2', { id: 'c-hot', class: 'card__title' }, '热点话题'), el('span', { class: 'small muted' }, '与上一周期对比')),
+          topics.length ? el('ol', { class: 'topic-list' }, topics.map(topicItem)) : el('div', { class: 'empty' }, '本周期暂无提问'),
+        ),
+        el(
+          'article',
+          { class: 'card', 'aria-labelledby': 'c-unanswered' },
+          el('div', { class: 'card__header' }, el('h2', { id: 'c-unanswered', class: 'card__title' }, '未解答的问题'), el('span', { class: 'small muted' }, '相似问法已聚类，可据此补充知识条目')),
+          clusters.length ? el('div', { class: 'cluster-list' }, clusters.map(clusterCard)) : el('div', { class: 'empty', dataset: { testid: 'insights-no-clusters' } }, '本周期没有未解答的问题'),
+        ),
+      ),
+    );
+  }
+
+  async function load() {
+    replace(body, loadingBlock());
+    try {
+      render((await api(`/api/v1/console/assistant/insights?days=${days}`)) || {});
+    } catch (err) {
+      if (err.redirecting) return;
+      period.textContent = '';
+      if (err.status === 403) replace(body, denied(err, 'insights-denied', '问题洞察仅限银行运营人员与系统管理员查看。'));
+      else replace(body, problemBanner(err, { onRetry: () => load() }));
+    }
+  }
+
+  replace(host, el('div', { class: 'insights-head' }, el('div', { class: 'seg', role: 'group', 'aria-label': '统计周期' }, dayBtns), period), body);
+
+  return {
+    show() {
+      if (!started) started = load();
+      return started;
+    },
+  };
+}
+
+/** 智能客服视图：两个标签页（知识库 / 问题洞察），地址 #assistant、#kb、#insights。 */
+function assistantView(section) {
+  const tabs = [...section.querySelectorAll('[data-as-tab]')];
+  const panels = Object.fromEntries([...section.querySelectorAll('[data-as-panel]')].map((p) => [p.dataset.asPanel, p]));
+  const kb = kbView(panels.kb);
+  const insights = insightsView(panels.insights, (cluster) => {
+    select('kb');
+    kb.createFrom(cluster);
+  });
+  let current = 'kb';
+
+  function select(name, { focus = false } = {}) {
+    current = name;
+    for (const t of tabs) {
+      const on = t.dataset.asTab === name;
+      t.setAttribute('aria-selected', String(on));
+      t.tabIndex = on ? 0 : -1;
+      if (on && focus) t.focus();
+    }
+    for (const [k, p] of Object.entries(panels)) p.hidden = k !== name;
+    return name === 'kb' ? kb.show() : insights.show();
+  }
+
+  for (const t of tabs) {
+    t.addEventListener('click', () => select(t.dataset.asTab));
+    t.addEventListener('keydown', (e) => {
+      if (e.key !== 'ArrowLeft' && e.key !== 'ArrowRight') return;
+      const i = tabs.indexOf(t);
+      const next = tabs[(i + (e.key === 'ArrowRight' ? 1 : tabs.length - 1)) % tabs.length];
+      select(next.dataset.asTab, { focus: true });
+      e.preventDefault();
+    });
+  }
+
+  return {
+    show(hash) {
+      return select(hash === 'insights' ? 'insights' : hash === 'kb' ? 'kb' : current);
+    },
+  };
+}
+
 // ---------- 刷新 ----------
 
 async function refreshStatus(root) {
@@ -713,7 +1335,9 @@ boot(async (me, root) => {
     root.querySelector('[data-testid="review-count"]'),
     root.querySelector('[data-testid="review-refresh"]'),
   );
+  const assistant = assistantView(root.querySelector('[data-view="assistant"]'));
   const onShow = (name) => {
+    if (name === 'assistant') return assistant.show(window.location.hash.replace(/^#/, ''));
     if (name === 'audit') return audit.show();
     if (name === 'review') return review.show();
     return undefined;

@@ -8,6 +8,7 @@ use std::time::Duration;
 use crate::figure::Figures;
 use crate::load::LoadPlan;
 
+mod assistant;
 mod crypto;
 mod exchange;
 mod http;
@@ -40,6 +41,11 @@ pub const SUITES: &[Suite] = &[
         name: "lending",
         about: "闪电贷 decision latency against the slowest agency (50-200 ms), decisions/s under concurrency, and the nightly accrual of 1,000,000 credit lines",
         run: |settings, figures| Box::pin(lending::run(settings, figures)),
+    },
+    Suite {
+        name: "assistant",
+        about: "智能客服 answer latency p50/p99 and asks/s over a 10,000-entry knowledge base on 1 and 2 threads, and its index build time, against the 250-entry starter",
+        run: |settings, figures| Box::pin(assistant::run(settings, figures)),
     },
 ];
 

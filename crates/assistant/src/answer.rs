@@ -15,6 +15,8 @@ use crate::text::{Analyzer, normalize};
 pub const ANSWER_AT: f32 = 0.5;
 /// Below this the question goes to a person (and is logged as unanswered).
 pub const CLARIFY_AT: f32 = 0.2;
+/// A question less likely than this to be in the knowledge base's scope goes to a person.
+pub const IN_SCOPE_AT: f32 = 0.5;
 /// A candidate offered for clarification needs at least this confidence.
 const CANDIDATE_AT: f32 = 0.15;
 /// Two strong hits closer than this are a clarification, not an answer.
@@ -106,7 +108,12 @@ impl Assistant {
             .collect();
         let confidence = candidates.first().map_or(0.0, |(_, p)| *p);
         let runner_up = candidates.get(1).map_or(0.0, |(_, p)| *p);
-        let outcome = if confidence >= ANSWER_AT
+        let in_scope = hits
+            .first()
+            .map_or(0.0, |hit| self.calibration.in_scope(&hit.features));
+        let outcome = if in_scope < IN_SCOPE_AT {
+            Outcome::Handoff
+        } else if confidence >= ANSWER_AT
             && !(runner_up >= ANSWER_AT && confidence - runner_up < TIE)
         {
             Outcome::Answer
@@ -265,6 +272,55 @@ impl Assistant {
     }
 }
 
+/// A canned reply to a greeting, thanks, goodbye or a request for a person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AutoReply {
+    /// What to say.
+    pub text: &'static str,
+    /// `Answer`, or `Handoff` for a request for a person.
+    pub outcome: Outcome,
+}
+
+/// The auto-reply for a short social message or a request for a person; `None` for anything
+/// else (a question).
+pub fn auto_reply(message: &str) -> Option<AutoReply> {
+    let text = normalize(message).replace(' ', "");
+    let short = text.chars().count() <= 8;
+    let has = |words: &[&str]| words.iter().any(|word| text.contains(word));
+    if has(&["转人工", "人工客服", "人工服务", "找人工", "真人"]) || text == "人工"
+    {
+        return Some(AutoReply {
+            text: "好的，正在为您转接人工客服，工作人员会尽快回复您。您也可以拨打本行客服热线 95XXX（演示号码）。",
+            outcome: Outcome::Handoff,
+        });
+    }
+    if !short {
+        return None;
+    }
+    let reply = if has(&["你好", "您好", "在吗", "hello", "hi", "哈喽", "嗨"]) {
+        "您好！我是便民智能客服，可以解答公积金、社保、交通罚款、闪电贷和账户相关的问题，登录后还能帮您查询本人的公积金余额、违章和额度。请问有什么可以帮您？"
+    } else if has(&[
+        "谢谢",
+        "感谢",
+        "多谢",
+        "好的",
+        "明白了",
+        "知道了",
+        "ok",
+        "thx",
+    ]) {
+        "不客气，很高兴为您服务！还有其他问题随时问我。"
+    } else if has(&["再见", "拜拜", "bye"]) {
+        "感谢您的使用，再见！"
+    } else {
+        return None;
+    };
+    Some(AutoReply {
+        text: reply,
+        outcome: Outcome::Answer,
+    })
+}
+
 /// The topics of the starter knowledge base, by id prefix.
 pub const TOPICS: &[&str] = &["hpf", "si", "traffic", "loan", "account"];
 
@@ -293,6 +349,15 @@ mod tests {
         let reply = assistant.ask("公积金", None, &mut scratch);
         assert_eq!(reply.outcome, Outcome::Clarify, "{reply:?}");
         assert!(!Assistant::clarification(&reply).is_empty());
+    }
+
+    #[test]
+    fn social_messages_get_auto_replies() {
+        assert_eq!(auto_reply("你好").unwrap().outcome, Outcome::Answer);
+        assert_eq!(auto_reply("谢谢！").unwrap().outcome, Outcome::Answer);
+        assert_eq!(auto_reply("我要转人工").unwrap().outcome, Outcome::Handoff);
+        assert_eq!(auto_reply("你好，租房怎么提取公积金"), None);
+        assert_eq!(auto_reply("公积金余额"), None);
     }
 
     #[test]

@@ -200,10 +200,12 @@ pub struct Features {
     pub entry_coverage: f32,
     /// How far the hit leads the next one, relative to its score (0 for ties, 1 when alone).
     pub margin: f32,
+    /// Share of the query's word weight in words the knowledge base never uses.
+    pub unknown: f32,
 }
 
 /// Features in the calibration model.
-pub const FEATURES: usize = 5;
+pub const FEATURES: usize = 6;
 
 impl Features {
     /// As a vector for the calibration model.
@@ -214,6 +216,7 @@ impl Features {
             self.reverse_coverage,
             self.entry_coverage,
             self.margin,
+            self.unknown,
         ]
     }
 }
@@ -411,6 +414,11 @@ impl Index {
                 },
                 entry_coverage: if document_mass > 0.0 {
                     covered / document_mass
+                } else {
+                    0.0
+                },
+                unknown: if document_mass > 0.0 {
+                    unknown_document_words / document_mass
                 } else {
                     0.0
                 },

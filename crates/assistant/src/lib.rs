@@ -18,7 +18,7 @@ pub mod kb;
 pub mod mining;
 pub mod text;
 
-pub use answer::{Assistant, Outcome, Reply};
+pub use answer::{Assistant, AutoReply, Outcome, Reply, auto_reply};
 pub use kb::{Entry, KnowledgeBase};
 
 /// What can go wrong in this crate.

@@ -384,6 +384,81 @@ fn chinese_numbers(text: &str) -> String {
     out
 }
 
+/// `text` with what could identify a person masked before it is stored or mined: every run of
+/// six or more digits (an id number, a phone, a card; a trailing `X` of an id counts) keeps only
+/// its first three and last two digits when it has eleven or more, else its last two; a plate
+/// keeps its province, letter and last two characters.
+pub fn redact(text: &str) -> String {
+    let mut masked = text.to_owned();
+    while let Some(plate) = crate::intent::find_plate(&masked.replace(['·', ' '], "")) {
+        let visible: Vec<char> = plate.chars().collect();
+        let hidden = format!(
+            "{}{}{}{}",
+            visible[0],
+            visible[1],
+            "*".repeat(visible.len() - 4),
+            visible[visible.len() - 2..].iter().collect::<String>()
+        );
+        // Find the plate as typed (any case, optional `·`) and replace it.
+        let Some((start, end)) = locate_plate(&masked, &plate) else {
+            break;
+        };
+        masked.replace_range(start..end, &hidden);
+    }
+    let characters: Vec<char> = masked.chars().collect();
+    let mut out = String::with_capacity(masked.len());
+    let mut index = 0;
+    while index < characters.len() {
+        let start = index;
+        while index < characters.len()
+            && (characters[index].is_ascii_digit()
+                || (index > start && index - start >= 14 && matches!(characters[index], 'x' | 'X')))
+        {
+            index += 1;
+        }
+        let run = &characters[start..index];
+        if run.len() >= 6 {
+            let (head, tail) = if run.len() >= 11 { (3, 2) } else { (0, 2) };
+            out.extend(&run[..head]);
+            out.extend(std::iter::repeat_n('*', run.len() - head - tail));
+            out.extend(&run[run.len() - tail..]);
+        } else {
+            out.extend(run);
+        }
+        if index == start {
+            out.push(characters[index]);
+            index += 1;
+        }
+    }
+    out
+}
+
+/// Byte range of `plate` (upper case, no `·`) in `text`, typed with any case and an optional `·`.
+fn locate_plate(text: &str, plate: &str) -> Option<(usize, usize)> {
+    let wanted: Vec<char> = plate.chars().collect();
+    let indices: Vec<(usize, char)> = text.char_indices().collect();
+    for begin in 0..indices.len() {
+        let (mut matched, mut position) = (0, begin);
+        while matched < wanted.len() && position < indices.len() {
+            let character = indices[position].1;
+            if character == '·' && matched == 2 {
+                position += 1;
+                continue;
+            }
+            if character.to_ascii_uppercase() != wanted[matched] {
+                break;
+            }
+            matched += 1;
+            position += 1;
+        }
+        if matched == wanted.len() {
+            let end = indices.get(position).map_or(text.len(), |(byte, _)| *byte);
+            return Some((indices[begin].0, end));
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -421,6 +496,27 @@ mod tests {
         assert!(analyzed.grams.contains(&"app".to_owned()), "{analyzed:?}");
         assert!(analyzed.grams.contains(&"扫码".to_owned()), "{analyzed:?}");
         assert_eq!(grams("码"), vec!["码".to_owned()]);
+    }
+
+    #[test]
+    fn redaction_masks_ids_phones_cards_and_plates() {
+        assert_eq!(
+            redact("我的身份证510104199001011234查公积金"),
+            "我的身份证510*************34查公积金"
+        );
+        assert_eq!(
+            redact("手机13812345678，卡号6222021234567890123"),
+            "手机138******78，卡号622**************23"
+        );
+        assert_eq!(redact("车牌川a·12345有违章吗"), "车牌川A***45有违章吗");
+        assert_eq!(
+            redact("罚款200元，扣3分，2025年"),
+            "罚款200元，扣3分，2025年"
+        );
+        assert_eq!(
+            redact("身份证号51010419900101123X"),
+            "身份证号510*************3X"
+        );
     }
 
     #[test]

@@ -31,8 +31,8 @@ use crate::auth::{self, SessionKey};
 use crate::config::Config;
 use crate::http::middleware::{self as mw, REQUEST_ID_HEADER};
 use crate::{
-    audit, consents, devices, hall, hpf, institution, lending, openapi, ops, people, sscard,
-    traffic, web,
+    assistant, audit, consents, devices, hall, hpf, institution, lending, openapi, ops, people,
+    sscard, traffic, web,
 };
 
 /// Key id of the platform key that signs 电子社保卡 QR codes.
@@ -76,6 +76,8 @@ struct Inner {
     demo_employer_uscc: std::sync::OnceLock<Option<String>>,
     /// 闪电贷: policy, model, pricing and the timeline's live updates.
     lending: Arc<crate::lending::Lending>,
+    /// 智能客服: the assistant built from the knowledge base, and what people ask most.
+    assistant: crate::assistant::AssistantHub,
     metrics: PrometheusHandle,
 }
 
@@ -162,8 +164,14 @@ impl AppState {
             qr_issuer,
             demo_employer_uscc: std::sync::OnceLock::new(),
             lending,
+            assistant: crate::assistant::AssistantHub::default(),
             metrics,
         }))
+    }
+
+    /// 智能客服.
+    pub fn assistant(&self) -> &crate::assistant::AssistantHub {
+        &self.0.assistant
     }
 
     /// 闪电贷.
@@ -420,6 +428,32 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/v1/me/loan/applications/{id}/sign",
             post(lending::contract::sign),
+        )
+        .route("/api/v1/assistant/ask", post(assistant::ask::ask))
+        .route("/api/v1/assistant/suggest", get(assistant::ask::suggest))
+        .route("/api/v1/assistant/feedback", post(assistant::ask::feedback))
+        .route("/api/v1/me/inbox", get(assistant::followup::inbox))
+        .route(
+            "/api/v1/me/inbox/{id}/read",
+            post(assistant::followup::read),
+        )
+        .route(
+            "/api/v1/me/inbox/{id}/survey",
+            post(assistant::followup::answer_survey),
+        )
+        .route(
+            "/api/v1/console/kb/entries",
+            get(assistant::kb::list).post(assistant::kb::create),
+        )
+        .route(
+            "/api/v1/console/kb/entries/{id}",
+            get(assistant::kb::detail)
+                .put(assistant::kb::update)
+                .delete(assistant::kb::delete),
+        )
+        .route(
+            "/api/v1/console/assistant/insights",
+            get(assistant::insights::insights),
         )
         .route("/api/v1/me/loan/line", get(lending::line::my_line))
         .route("/api/v1/me/loan/line/draws", post(lending::line::draw))

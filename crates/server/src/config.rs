@@ -44,6 +44,8 @@ pub struct Config {
     pub govsim: bianmin_govsim::agencies::GovSimConfig,
     /// 闪电贷 Lightning Loan.
     pub lending: LendingConfig,
+    /// 智能客服 AI customer service.
+    pub assistant: AssistantConfig,
     /// Logging.
     pub log: LogConfig,
 }
@@ -64,6 +66,27 @@ impl Default for LendingConfig {
         LendingConfig {
             contract_min_read_seconds: 15,
             grace_days: 20,
+        }
+    }
+}
+
+/// 智能客服 AI customer service settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AssistantConfig {
+    /// Minutes after a completed service (a fine paid, a loan approved) before its follow-up
+    /// (自动回访) is delivered; 0–10080.
+    pub followup_delay_minutes: u32,
+    /// Channels follow-ups go out through: `inbox` (in-app) and `sms` (the development sink
+    /// `sms_outbox` until an SMS gateway is configured).
+    pub followup_channels: Vec<String>,
+}
+
+impl Default for AssistantConfig {
+    fn default() -> Self {
+        AssistantConfig {
+            followup_delay_minutes: 60,
+            followup_channels: vec!["inbox".to_owned()],
         }
     }
 }
@@ -218,6 +241,7 @@ impl Default for Config {
             exchange: ExchangeConfig::default(),
             govsim: bianmin_govsim::agencies::GovSimConfig::default(),
             lending: LendingConfig::default(),
+            assistant: AssistantConfig::default(),
             log: LogConfig::default(),
         }
     }

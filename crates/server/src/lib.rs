@@ -5,6 +5,7 @@
 #![warn(missing_docs)]
 
 pub mod app;
+pub mod assistant;
 pub mod audit;
 pub mod auth;
 pub mod config;

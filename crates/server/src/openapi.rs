@@ -6,7 +6,8 @@ use utoipa::OpenApi;
 use crate::auth::{self, Department, PrincipalView, Role};
 use crate::http::problem::Problem;
 use crate::{
-    audit, consents, exchange, hall, hpf, institution, lending, ops, people, sscard, traffic,
+    assistant, audit, consents, exchange, hall, hpf, institution, lending, ops, people, sscard,
+    traffic,
 };
 
 /// Every documented endpoint and schema.
@@ -29,10 +30,15 @@ use crate::{
         lending::application::events, lending::review::request, lending::contract::contract,
         lending::contract::sign, lending::line::my_line, lending::line::draw, lending::line::repay, lending::line::renew,
         lending::review::queue, lending::review::resolve, lending::review::replay,
+        assistant::ask::ask, assistant::ask::suggest, assistant::ask::feedback,
+        assistant::followup::inbox, assistant::followup::read, assistant::followup::answer_survey,
+        assistant::kb::list, assistant::kb::detail, assistant::kb::create, assistant::kb::update,
+        assistant::kb::delete, assistant::insights::insights,
     ),
     components(schemas(Problem, Role, Department, PrincipalView)),
     tags(
         (name = "ops", description = "运维探针与指标"),
+        (name = "assistant", description = "智能客服：问答、猜你想问、满意度回访、知识库管理与问题洞察"),
         (name = "auth", description = "登录与身份"),
         (name = "people", description = "个人信息（默认脱敏；明文读取须有角色与目的，并记入审计）"),
         (name = "audit", description = "防篡改审计日志"),

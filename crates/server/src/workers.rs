@@ -1,6 +1,7 @@
 //! Background work of a running server: writing service-use events in batches; reporting fine
 //! payments to the 交管局 until each is acknowledged (woken after every payment, and every few
-//! seconds for retries that came due); the nightly accrual of 闪电贷 lines; on PostgreSQL,
+//! seconds for retries that came due); the nightly accrual of 闪电贷 lines; follow-ups (自动回访)
+//! after completed services; on PostgreSQL,
 //! listening for consent revocations made by other instances.
 
 use std::time::Duration;
@@ -18,6 +19,9 @@ const BATCH: i64 = 50;
 const ACCRUAL_BATCH: i64 = 1_000;
 /// How often the accrual worker checks whether a new day has begun (China time).
 const ACCRUAL_TICK: Duration = Duration::from_secs(60);
+
+/// How often completed services are looked at for follow-ups, and due ones delivered.
+const FOLLOWUP_TICK: Duration = Duration::from_secs(10);
 
 /// Service-use events written per transaction.
 const USAGE_BATCH: usize = 500;
@@ -58,6 +62,21 @@ pub fn spawn(state: AppState) -> Vec<JoinHandle<()>> {
             }
         })
     };
+    let followups = {
+        let state = state.clone();
+        tokio::spawn(async move {
+            loop {
+                match crate::assistant::followup::run_round(&state).await {
+                    Ok((scheduled, delivered)) if scheduled + delivered > 0 => {
+                        tracing::info!(scheduled, delivered, "follow-ups");
+                    }
+                    Ok(_) => {}
+                    Err(error) => tracing::warn!(?error, "follow-up round failed"),
+                }
+                tokio::time::sleep(FOLLOWUP_TICK).await;
+            }
+        })
+    };
     let notifier = tokio::spawn(async move {
         let Some(traffic) = state.traffic().cloned() else {
             return;
@@ -80,7 +99,7 @@ pub fn spawn(state: AppState) -> Vec<JoinHandle<()>> {
             }
         }
     });
-    let mut handles = vec![usage, accrual, notifier];
+    let mut handles = vec![usage, accrual, followups, notifier];
     handles.extend(revocations);
     handles
 }

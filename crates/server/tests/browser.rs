@@ -1379,3 +1379,260 @@ async fn an_operator_reviews_a_declined_application() {
     assert_eq!(overview["application"]["offer"]["limit"], "10000.00");
     client.close().await.unwrap();
 }
+
+/// Types `question` into the chat widget, sends it, and waits for reply number `reply` (1-based).
+async fn ask_widget(
+    client: &Client,
+    question: &str,
+    reply: usize,
+) -> fantoccini::elements::Element {
+    let input = wait_for(client, "[data-testid='assistant-input']").await;
+    input.clear().await.unwrap();
+    input.send_keys(question).await.unwrap();
+    click(client, "[data-testid='assistant-send']").await;
+    // The reply count tells this reply from the one before.
+    for _ in 0..150 {
+        let replies = client
+            .find_all(Locator::Css("[data-testid='assistant-message']"))
+            .await
+            .unwrap();
+        if replies.len() >= reply {
+            return replies[reply - 1].clone();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("no reply {reply} to {question}");
+}
+
+#[tokio::test]
+async fn a_visitor_gets_answers_clarifications_hand_offs_and_suggestions_from_the_chat_widget() {
+    let Some(driver) = start_driver().await else {
+        return;
+    };
+    let app = common::spawn_app().await;
+    let client = browser(&driver).await;
+    client.set_window_size(390, 844).await.unwrap();
+    client.goto(&app.url("/")).await.unwrap();
+    click(&client, "[data-testid='assistant-open']").await;
+    wait_for(&client, "[data-testid='assistant-panel']").await;
+    // 猜你想问 before anything is asked.
+    wait_for(&client, "[data-testid='assistant-suggestion']").await;
+
+    // Suggestions while typing.
+    let input = wait_for(&client, "[data-testid='assistant-input']").await;
+    input.send_keys("闪电贷").await.unwrap();
+    let item = wait_for(&client, "[data-testid='assistant-typeahead-item']").await;
+    assert!(item.text().await.unwrap().contains("闪电贷"));
+    save_screenshot(&client, "assistant-typeahead.png").await;
+
+    let answer = ask_widget(&client, "租房子能不能把公积金取出来交房租", 1).await;
+    assert_eq!(
+        answer.attr("data-outcome").await.unwrap().as_deref(),
+        Some("answer")
+    );
+    assert_eq!(
+        answer.attr("data-entry-id").await.unwrap().as_deref(),
+        Some("hpf-001")
+    );
+    wait_for(
+        &client,
+        "[data-testid='assistant-citation'][data-source-id='hpf-withdrawal#3']",
+    )
+    .await;
+    wait_for(&client, "[data-testid='assistant-demo']").await;
+    save_screenshot(&client, "assistant-answer.png").await;
+
+    let clarify = ask_widget(&client, "公积金", 2).await;
+    assert_eq!(
+        clarify.attr("data-outcome").await.unwrap().as_deref(),
+        Some("clarify")
+    );
+    let candidate = wait_for(&client, "[data-testid='assistant-candidate']").await;
+    let chosen = candidate.attr("data-entry-id").await.unwrap().unwrap();
+    candidate.click().await.unwrap();
+    let mut picked = None;
+    for _ in 0..150 {
+        let replies = client
+            .find_all(Locator::Css("[data-testid='assistant-message']"))
+            .await
+            .unwrap();
+        if replies.len() >= 3 {
+            picked = Some(replies[2].clone());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let picked = picked.expect("the candidate was asked");
+    assert_eq!(picked.attr("data-entry-id").await.unwrap(), Some(chosen));
+
+    let handoff = ask_widget(&client, "帮我写一首关于大海的诗", 4).await;
+    assert_eq!(
+        handoff.attr("data-outcome").await.unwrap().as_deref(),
+        Some("handoff")
+    );
+    wait_for(&client, "[data-testid='assistant-handoff']").await;
+    save_screenshot(&client, "assistant-handoff.png").await;
+
+    // A personal question without signing in: the widget offers the login.
+    ask_widget(&client, "我的公积金余额是多少", 5).await;
+    wait_for(&client, "[data-testid='assistant-login']").await;
+    client.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_citizen_asks_for_their_own_data_and_answers_a_follow_up_survey() {
+    let Some(driver) = start_driver().await else {
+        return;
+    };
+    let app = common::spawn_app_with(|c| {
+        c.exchange.govsim = true;
+        c.assistant.followup_delay_minutes = 0;
+    })
+    .await;
+    let token = app.login("citizen-zhang").await;
+    app.grant(&token, "SERVICE_HPF_QUERY").await;
+    let client = browser(&driver).await;
+    client.set_window_size(390, 844).await.unwrap();
+    sign_in(&client, &app, "citizen-zhang").await;
+    click(&client, "[data-testid='assistant-open']").await;
+
+    let reply = ask_widget(&client, "我的公积金余额是多少", 1).await;
+    assert_eq!(
+        reply.attr("data-personal").await.unwrap().as_deref(),
+        Some("done")
+    );
+    let account: serde_json::Value = app
+        .get_as("/api/v1/me/hpf/account", &token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let text = reply.text().await.unwrap();
+    assert!(
+        text.contains(account["balance"].as_str().unwrap()),
+        "{text}"
+    );
+    wait_for(&client, "[data-testid='assistant-detail']").await;
+    save_screenshot(&client, "assistant-personal.png").await;
+
+    // Traffic without consent: the widget sends the citizen to authorise it.
+    ask_widget(&client, "查一下我川A12345有没有违章", 2).await;
+    wait_for(&client, "[data-testid='assistant-consent']").await;
+
+    // A fine paid, its follow-up delivered, the survey answered in the inbox.
+    app.grant(&token, "SERVICE_TRAFFIC").await;
+    app.pay_first_unpaid_fine(&token, "browser-followup").await;
+    bianmin_server::assistant::followup::run_round(&app.state)
+        .await
+        .unwrap();
+    let inbox: serde_json::Value = app
+        .get_as("/api/v1/me/inbox", &token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(inbox["unread"], 1, "{inbox}");
+    client.goto(&app.url("/citizen/inbox/")).await.unwrap();
+    save_screenshot(&client, "citizen-inbox.png").await;
+    let message = text_of(&client, "[data-testid='inbox-message']").await;
+    assert!(message.contains("交通罚款缴纳回访"), "{message}");
+    click(
+        &client,
+        "[data-testid='inbox-survey-option'][data-score='5']",
+    )
+    .await;
+    wait_for(&client, "[data-testid='inbox-survey-comment']")
+        .await
+        .send_keys("缴款很快")
+        .await
+        .unwrap();
+    click(&client, "[data-testid='inbox-survey-submit']").await;
+    let answered = text_of(&client, "[data-testid='inbox-survey-answered']").await;
+    assert!(answered.contains("非常满意"), "{answered}");
+    save_screenshot(&client, "citizen-inbox-survey.png").await;
+    client.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_operator_edits_the_knowledge_base_and_turns_unanswered_questions_into_an_faq() {
+    let Some(driver) = start_driver().await else {
+        return;
+    };
+    let app = common::spawn_app().await;
+    for question in [
+        "电动自行车怎么上牌照",
+        "电动自行车上牌去哪里",
+        "电动自行车上牌要什么材料",
+        "闯红灯扣几分",
+    ] {
+        let response = app
+            .post_json("/api/v1/assistant/ask", &json!({ "question": question }))
+            .await;
+        assert_eq!(response.status(), 200);
+    }
+    let client = browser(&driver).await;
+    client.set_window_size(1440, 900).await.unwrap();
+    sign_in(&client, &app, "operator-liu").await;
+    client.goto(&app.url("/console/#assistant")).await.unwrap();
+    wait_for(&client, "[data-testid='kb-row']").await;
+    let search = wait_for(&client, "[data-testid='kb-search']").await;
+    search.send_keys("闪电贷\n").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let rows = client
+        .find_all(Locator::Css("[data-testid='kb-row']"))
+        .await
+        .unwrap();
+    assert!(!rows.is_empty());
+    save_screenshot(&client, "console-kb.png").await;
+
+    // 问题洞察: the unanswered cluster becomes an entry in one click.
+    client.goto(&app.url("/console/#insights")).await.unwrap();
+    let cluster = text_of(&client, "[data-testid='insights-cluster']").await;
+    assert!(cluster.contains("上牌"), "{cluster}");
+    wait_for(&client, "[data-testid='insights-topic']").await;
+    save_screenshot(&client, "console-insights.png").await;
+    click(&client, "[data-testid='insights-create-faq']").await;
+    let question = wait_for(&client, "[data-testid='kb-field-question']").await;
+    assert!(
+        question
+            .prop("value")
+            .await
+            .unwrap()
+            .unwrap_or_default()
+            .contains("上牌")
+    );
+    let id = wait_for(&client, "[data-testid='kb-field-id']").await;
+    id.clear().await.unwrap();
+    id.send_keys("traffic-901").await.unwrap();
+    wait_for(&client, "[data-testid='kb-field-answer']")
+        .await
+        .send_keys(
+            "电动自行车须到交管部门指定登记点上牌，携带身份证、购车发票和合格证（演示内容）。",
+        )
+        .await
+        .unwrap();
+    wait_for(&client, "[data-testid='kb-field-department']")
+        .await
+        .send_keys("成都市公安局交通管理局")
+        .await
+        .unwrap();
+    click(&client, "[data-testid='kb-save']").await;
+    for _ in 0..100 {
+        let reply: serde_json::Value = app
+            .post_json(
+                "/api/v1/assistant/ask",
+                &json!({ "question": "电瓶车上牌去哪办" }),
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        if reply["entry_id"] == "traffic-901" {
+            client.close().await.unwrap();
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    save_screenshot(&client, "console-kb-create-failed.png").await;
+    panic!("the entry created from the cluster does not answer");
+}

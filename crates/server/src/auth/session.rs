@@ -234,6 +234,27 @@ impl FromRequestParts<AppState> for Principal {
     }
 }
 
+/// `Option<Principal>`: endpoints open to anonymous callers (the assistant) see a signed-in
+/// caller when the request carries a valid session, and an anonymous one otherwise — a missing,
+/// expired or revoked session is not an error there. A database failure still is.
+impl axum::extract::OptionalFromRequestParts<AppState> for Principal {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Option<Self>, ApiError> {
+        if request_token(parts).is_none() {
+            return Ok(None);
+        }
+        match <Principal as FromRequestParts<AppState>>::from_request_parts(parts, state).await {
+            Ok(principal) => Ok(Some(principal)),
+            Err(error) if error.status() == axum::http::StatusCode::UNAUTHORIZED => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -125,6 +125,11 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         self.code
     }
+
+    /// The human-readable detail (Chinese).
+    pub fn detail(&self) -> &str {
+        &self.detail
+    }
 }
 
 /// The problem body for a status that some layer produced without one.

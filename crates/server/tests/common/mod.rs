@@ -119,6 +119,36 @@ impl TestApp {
         id
     }
 
+    /// Pays the citizen's first unpaid fine (they must have consented to SERVICE_TRAFFIC) with
+    /// `key` as the Idempotency-Key; returns the receipt.
+    #[allow(dead_code)]
+    pub async fn pay_first_unpaid_fine(&self, token: &str, key: &str) -> Value {
+        let violations: Value = self
+            .get_as("/api/v1/me/traffic/violations", token)
+            .await
+            .json()
+            .await
+            .unwrap();
+        let fine = violations["violations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["status"] == "unpaid")
+            .expect("an unpaid fine")
+            .clone();
+        let response = self
+            .client
+            .post(self.url("/api/v1/me/traffic/payments"))
+            .bearer_auth(token)
+            .header("Idempotency-Key", key)
+            .json(&json!({ "violation_ids": [fine["id"]], "expected_total": fine["amount_due"] }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201, "paying {}", fine["id"]);
+        response.json().await.unwrap()
+    }
+
     /// Signs in as a demo persona and returns the bearer token.
     pub async fn login(&self, persona: &str) -> String {
         let response = self
