@@ -11,6 +11,7 @@
 
 pub mod distinct;
 pub mod fact;
+pub mod history;
 pub mod privacy;
 pub mod rollup;
 

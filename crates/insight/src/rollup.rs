@@ -4,7 +4,9 @@
 //! distinct people. Cells add: a query sums the cells of its range and filters, whatever
 //! granularity they were written at.
 //!
-//! Minute and hour cells exist for the live and recent views; months and years are read from day
+//! Minute cells keep only metric, service, department and outcome (district, channel and age
+//! band are left empty): they serve the live trend, where a minute per district would be mostly
+//! cells of one. Hour and day cells keep every dimension; months and years are read from day
 //! cells (365 of them a year per dimension combination).
 
 use std::collections::HashMap;
@@ -172,16 +174,24 @@ impl Aggregator {
     pub fn add(&mut self, fact: &Fact) {
         self.facts += 1;
         for granularity in Granularity::ALL {
+            let fine = granularity != Granularity::Minute;
+            let detail = |value: &str| {
+                if fine {
+                    value.to_owned()
+                } else {
+                    String::new()
+                }
+            };
             let key = CellKey {
                 granularity,
                 bucket: granularity.bucket(fact.at),
                 metric: fact.metric,
                 service: fact.service.clone(),
                 department: fact.department.clone(),
-                district: fact.district.clone().unwrap_or_default(),
-                channel: fact.channel.clone(),
+                district: detail(fact.district.as_deref().unwrap_or_default()),
+                channel: detail(&fact.channel),
                 outcome: fact.outcome.clone(),
-                age_band: fact.age_band.clone().unwrap_or_default(),
+                age_band: detail(fact.age_band.as_deref().unwrap_or_default()),
             };
             self.cells
                 .entry(key)
@@ -263,6 +273,13 @@ mod tests {
                 .collect::<Vec<_>>()
         };
         assert_eq!(of(Granularity::Minute).len(), 4);
+        assert!(
+            cells
+                .iter()
+                .filter(|(key, _)| key.granularity == Granularity::Minute)
+                .all(|(key, _)| key.district.is_empty() && key.age_band.is_empty()),
+            "minute cells keep only metric, service, department and outcome"
+        );
         assert_eq!(of(Granularity::Hour).iter().sum::<u64>(), 4);
         assert_eq!(of(Granularity::Day), vec![4]);
         let (_, day) = cells
