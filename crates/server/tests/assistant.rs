@@ -22,6 +22,12 @@ async fn ask(app: &TestApp, token: Option<&str>, body: &Value) -> Value {
     response.json().await.unwrap()
 }
 
+async fn get_json(app: &TestApp, path: &str, token: &str) -> Value {
+    let response = app.get_as(path, token).await;
+    assert_eq!(response.status(), 200, "{path}");
+    response.json().await.unwrap()
+}
+
 async fn survey(app: &TestApp, token: &str, message: &str, body: &Value) -> reqwest::Response {
     app.post_as(&format!("/api/v1/me/inbox/{message}/survey"), token, body)
         .await
@@ -147,12 +153,7 @@ async fn personal_questions_run_the_service_under_consent_and_fill_the_plate() {
     )
     .await;
     assert_eq!(reply["personal"]["status"], "done", "{reply}");
-    let account: Value = app
-        .get_as("/api/v1/me/hpf/account", &zhang)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let account: Value = get_json(&app, "/api/v1/me/hpf/account", &zhang).await;
     let balance = account["balance"].as_str().unwrap();
     assert!(
         reply["answer"].as_str().unwrap().contains(balance),
@@ -173,12 +174,7 @@ async fn personal_questions_run_the_service_under_consent_and_fill_the_plate() {
     )
     .await;
     assert_eq!(reply["personal"]["status"], "done", "{reply}");
-    let violations: Value = app
-        .get_as("/api/v1/me/traffic/violations", &zhang)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let violations: Value = get_json(&app, "/api/v1/me/traffic/violations", &zhang).await;
     let total = violations["violations"].as_array().unwrap().len();
     assert!(
         reply["answer"]
@@ -285,12 +281,12 @@ async fn the_knowledge_base_is_edited_with_versions_and_answers_follow() {
     )
     .await;
 
-    let page: Value = app
-        .get_as("/api/v1/console/kb/entries?topic=loan&limit=5", &operator)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let page: Value = get_json(
+        &app,
+        "/api/v1/console/kb/entries?topic=loan&limit=5",
+        &operator,
+    )
+    .await;
     assert_eq!(page["entries"].as_array().unwrap().len(), 5);
     assert!(page["total"].as_u64().unwrap() >= 40);
 
@@ -354,12 +350,7 @@ async fn the_knowledge_base_is_edited_with_versions_and_answers_follow() {
     )
     .await;
 
-    let detail: Value = app
-        .get_as("/api/v1/console/kb/entries/ebike-001", &operator)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let detail: Value = get_json(&app, "/api/v1/console/kb/entries/ebike-001", &operator).await;
     assert_eq!(detail["entry"]["version"], 2);
     assert_eq!(detail["versions"].as_array().unwrap().len(), 2);
     let response = app
@@ -430,12 +421,7 @@ async fn a_paid_fine_is_followed_up_in_the_inbox_and_surveyed_once() {
         1
     );
 
-    let inbox: Value = app
-        .get_as("/api/v1/me/inbox", &zhang)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let inbox: Value = get_json(&app, "/api/v1/me/inbox", &zhang).await;
     assert_eq!(inbox["unread"], 1);
     let message = &inbox["messages"][0];
     assert_eq!(message["title"], "交通罚款缴纳回访");
@@ -497,12 +483,8 @@ async fn a_paid_fine_is_followed_up_in_the_inbox_and_surveyed_once() {
     ask(&app, None, &json!({ "question": "电动自行车上牌去哪里" })).await;
     ask(&app, None, &json!({ "question": "闯红灯扣几分" })).await;
     let operator = app.login("operator-liu").await;
-    let insights: Value = app
-        .get_as("/api/v1/console/assistant/insights?days=7", &operator)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let insights: Value =
+        get_json(&app, "/api/v1/console/assistant/insights?days=7", &operator).await;
     assert_eq!(insights["turns"], 3, "{insights}");
     assert_eq!(insights["rates"]["surveys"], 1);
     assert_eq!(insights["rates"]["satisfaction"], 5.0);
