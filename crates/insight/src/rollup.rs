@@ -1,13 +1,19 @@
-//! Rollups: facts folded into cells keyed by time bucket (minute, hour, day — days are China
-//! calendar days) and every dimension, each cell holding its count, a latency histogram (so
-//! percentiles can be read from any sum of cells) and, for day cells, the sketch of its
-//! distinct people. Cells add: a query sums the cells of its range and filters, whatever
-//! granularity they were written at.
+//! Rollups: facts folded into cells keyed by cube, time bucket (minute, hour, day — days are
+//! China calendar days) and the cube's dimensions, each cell holding its count, a latency
+//! histogram (so percentiles can be read from any sum of cells) and, where the cube counts
+//! people, the sketch of its distinct people. Cells add: a query sums the cells of one cube over
+//! its range and filters.
 //!
-//! Minute cells keep only metric, service, department and outcome (district, channel and age
-//! band are left empty): they serve the live trend, where a minute per district would be mostly
-//! cells of one. Hour and day cells keep every dimension; months and years are read from day
-//! cells (365 of them a year per dimension combination).
+//! A **cube** is a set of dimensions kept together (a dimension a cube does not keep is left
+//! empty in its cells). A query reads the smallest cube that has every dimension it filters or
+//! groups by, so a year of a department's trend reads a few thousand cells, not every
+//! combination of district, age band and channel:
+//!
+//! | cube | dimensions | buckets | people |
+//! | --- | --- | --- | --- |
+//! | `service` | metric, service, department, outcome | minute, hour, day | day |
+//! | `district` | metric, department, district | hour, day | day |
+//! | `people` | metric, department, channel, age band | day | day |
 
 use std::collections::HashMap;
 
@@ -65,9 +71,67 @@ impl Granularity {
     }
 }
 
-/// Where a cell sits: its bucket and every dimension.
+/// A set of dimensions kept together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Cube {
+    /// Metric, service, department, outcome.
+    Service,
+    /// Metric, department, district.
+    District,
+    /// Metric, department, channel, age band.
+    People,
+}
+
+impl Cube {
+    /// Every cube.
+    pub const ALL: [Cube; 3] = [Cube::Service, Cube::District, Cube::People];
+
+    /// Its stable name (stored).
+    pub fn name(self) -> &'static str {
+        match self {
+            Cube::Service => "service",
+            Cube::District => "district",
+            Cube::People => "people",
+        }
+    }
+
+    /// The cube named `name`.
+    pub fn parse(name: &str) -> Option<Cube> {
+        Cube::ALL.into_iter().find(|cube| cube.name() == name)
+    }
+
+    /// The granularities it is written at.
+    pub fn granularities(self) -> &'static [Granularity] {
+        match self {
+            Cube::Service => &[Granularity::Minute, Granularity::Hour, Granularity::Day],
+            Cube::District => &[Granularity::Hour, Granularity::Day],
+            Cube::People => &[Granularity::Day],
+        }
+    }
+
+    /// Whether it keeps `dimension` (`service`, `department`, `district`, `channel`,
+    /// `outcome`, `age_band`; `metric` is in every cube).
+    pub fn keeps(self, dimension: &str) -> bool {
+        match self {
+            Cube::Service => matches!(dimension, "metric" | "service" | "department" | "outcome"),
+            Cube::District => matches!(dimension, "metric" | "department" | "district"),
+            Cube::People => matches!(dimension, "metric" | "department" | "channel" | "age_band"),
+        }
+    }
+
+    /// The smallest cube keeping every one of `dimensions`, if any does.
+    pub fn for_dimensions(dimensions: &[&str]) -> Option<Cube> {
+        Cube::ALL
+            .into_iter()
+            .find(|cube| dimensions.iter().all(|dimension| cube.keeps(dimension)))
+    }
+}
+
+/// Where a cell sits: its cube, its bucket and the cube's dimensions.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct CellKey {
+    /// The cube.
+    pub cube: Cube,
     /// The bucket's length.
     pub granularity: Granularity,
     /// The bucket's start (UTC).
@@ -170,33 +234,35 @@ pub struct Aggregator {
 }
 
 impl Aggregator {
-    /// Folds `fact` into its minute, hour and day cells.
+    /// Folds `fact` into its cell of every cube and granularity.
     pub fn add(&mut self, fact: &Fact) {
         self.facts += 1;
-        for granularity in Granularity::ALL {
-            let fine = granularity != Granularity::Minute;
-            let detail = |value: &str| {
-                if fine {
+        for cube in Cube::ALL {
+            let keep = |dimension: &str, value: &str| {
+                if cube.keeps(dimension) {
                     value.to_owned()
                 } else {
                     String::new()
                 }
             };
-            let key = CellKey {
-                granularity,
-                bucket: granularity.bucket(fact.at),
-                metric: fact.metric,
-                service: fact.service.clone(),
-                department: fact.department.clone(),
-                district: detail(fact.district.as_deref().unwrap_or_default()),
-                channel: detail(&fact.channel),
-                outcome: fact.outcome.clone(),
-                age_band: detail(fact.age_band.as_deref().unwrap_or_default()),
-            };
-            self.cells
-                .entry(key)
-                .or_default()
-                .add(fact, granularity == Granularity::Day);
+            for granularity in cube.granularities() {
+                let key = CellKey {
+                    cube,
+                    granularity: *granularity,
+                    bucket: granularity.bucket(fact.at),
+                    metric: fact.metric,
+                    service: keep("service", &fact.service),
+                    department: keep("department", &fact.department),
+                    district: keep("district", fact.district.as_deref().unwrap_or_default()),
+                    channel: keep("channel", &fact.channel),
+                    outcome: keep("outcome", &fact.outcome),
+                    age_band: keep("age_band", fact.age_band.as_deref().unwrap_or_default()),
+                };
+                self.cells
+                    .entry(key)
+                    .or_default()
+                    .add(fact, *granularity == Granularity::Day);
+            }
         }
     }
 
@@ -268,7 +334,7 @@ mod tests {
         let of = |granularity| {
             cells
                 .iter()
-                .filter(|(key, _)| key.granularity == granularity)
+                .filter(|(key, _)| key.cube == Cube::Service && key.granularity == granularity)
                 .map(|(_, cell)| cell.count)
                 .collect::<Vec<_>>()
         };
@@ -276,15 +342,37 @@ mod tests {
         assert!(
             cells
                 .iter()
-                .filter(|(key, _)| key.granularity == Granularity::Minute)
+                .filter(|(key, _)| key.cube == Cube::Service)
                 .all(|(key, _)| key.district.is_empty() && key.age_band.is_empty()),
-            "minute cells keep only metric, service, department and outcome"
+            "the service cube keeps no district or age band"
         );
+        let district_day: Vec<&(CellKey, Cell)> = cells
+            .iter()
+            .filter(|(key, _)| key.cube == Cube::District && key.granularity == Granularity::Day)
+            .collect();
+        assert_eq!(district_day.len(), 1);
+        assert_eq!(district_day[0].0.district, "锦江区");
+        assert!(district_day[0].0.service.is_empty());
+        assert!(
+            !cells
+                .iter()
+                .any(|(key, _)| key.cube == Cube::People && key.granularity != Granularity::Day)
+        );
+        assert_eq!(
+            Cube::for_dimensions(&["department", "district"]),
+            Some(Cube::District)
+        );
+        assert_eq!(Cube::for_dimensions(&["service"]), Some(Cube::Service));
+        assert_eq!(
+            Cube::for_dimensions(&["age_band", "channel"]),
+            Some(Cube::People)
+        );
+        assert_eq!(Cube::for_dimensions(&["district", "service"]), None);
         assert_eq!(of(Granularity::Hour).iter().sum::<u64>(), 4);
         assert_eq!(of(Granularity::Day), vec![4]);
         let (_, day) = cells
             .iter()
-            .find(|(key, _)| key.granularity == Granularity::Day)
+            .find(|(key, _)| key.cube == Cube::Service && key.granularity == Granularity::Day)
             .unwrap();
         assert_eq!(day.people.clone().unwrap().count(), 3);
         assert_eq!(day.latency_sum_ms, 983);

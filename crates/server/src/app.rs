@@ -31,8 +31,8 @@ use crate::auth::{self, SessionKey};
 use crate::config::Config;
 use crate::http::middleware::{self as mw, REQUEST_ID_HEADER};
 use crate::{
-    assistant, audit, consents, devices, hall, hpf, institution, lending, openapi, ops, people,
-    sscard, traffic, web,
+    assistant, audit, cockpit, consents, devices, hall, hpf, institution, lending, openapi, ops,
+    people, sscard, traffic, web,
 };
 
 /// Key id of the platform key that signs 电子社保卡 QR codes.
@@ -429,6 +429,7 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/me/loan/applications/{id}/sign",
             post(lending::contract::sign),
         )
+        .route("/api/v1/cockpit/query", get(cockpit::query))
         .route("/api/v1/assistant/ask", post(assistant::ask::ask))
         .route("/api/v1/assistant/suggest", get(assistant::ask::suggest))
         .route("/api/v1/assistant/feedback", post(assistant::ask::feedback))

@@ -6,8 +6,8 @@ use utoipa::OpenApi;
 use crate::auth::{self, Department, PrincipalView, Role};
 use crate::http::problem::Problem;
 use crate::{
-    assistant, audit, consents, exchange, hall, hpf, institution, lending, ops, people, sscard,
-    traffic,
+    assistant, audit, cockpit, consents, exchange, hall, hpf, institution, lending, ops, people,
+    sscard, traffic,
 };
 
 /// Every documented endpoint and schema.
@@ -33,11 +33,12 @@ use crate::{
         assistant::ask::ask, assistant::ask::suggest, assistant::ask::feedback,
         assistant::followup::inbox, assistant::followup::read, assistant::followup::answer_survey,
         assistant::kb::list, assistant::kb::detail, assistant::kb::create, assistant::kb::update,
-        assistant::kb::delete, assistant::insights::insights,
+        assistant::kb::delete, assistant::insights::insights, cockpit::query,
     ),
     components(schemas(Problem, Role, Department, PrincipalView)),
     tags(
         (name = "ops", description = "运维探针与指标"),
+        (name = "cockpit", description = "管理驾驶舱：按时间与维度汇总的服务指标（少于 5 人的单元格不显示，政府部门人员只看本部门）"),
         (name = "assistant", description = "智能客服：问答、猜你想问、满意度回访、知识库管理与问题洞察"),
         (name = "auth", description = "登录与身份"),
         (name = "people", description = "个人信息（默认脱敏；明文读取须有角色与目的，并记入审计）"),

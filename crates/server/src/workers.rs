@@ -1,7 +1,7 @@
 //! Background work of a running server: writing service-use events in batches; reporting fine
 //! payments to the 交管局 until each is acknowledged (woken after every payment, and every few
 //! seconds for retries that came due); the nightly accrual of 闪电贷 lines; follow-ups (自动回访)
-//! after completed services; on PostgreSQL,
+//! after completed services; the cockpit's ingestion of domain events into rollups; on PostgreSQL,
 //! listening for consent revocations made by other instances.
 
 use std::time::Duration;
@@ -22,6 +22,9 @@ const ACCRUAL_TICK: Duration = Duration::from_secs(60);
 
 /// How often completed services are looked at for follow-ups, and due ones delivered.
 const FOLLOWUP_TICK: Duration = Duration::from_secs(10);
+
+/// How often the cockpit folds new domain events into its rollups.
+const INSIGHT_TICK: Duration = Duration::from_secs(1);
 
 /// Service-use events written per transaction.
 const USAGE_BATCH: usize = 500;
@@ -77,6 +80,24 @@ pub fn spawn(state: AppState) -> Vec<JoinHandle<()>> {
             }
         })
     };
+    let insight = {
+        let state = state.clone();
+        tokio::spawn(async move {
+            loop {
+                // A full batch means more is waiting: go on at once.
+                let full = match crate::insight::ingest(&state).await {
+                    Ok(round) => round.read >= crate::insight::BATCH as u64,
+                    Err(error) => {
+                        tracing::warn!(?error, "cockpit ingestion failed");
+                        false
+                    }
+                };
+                if !full {
+                    tokio::time::sleep(INSIGHT_TICK).await;
+                }
+            }
+        })
+    };
     let notifier = tokio::spawn(async move {
         let Some(traffic) = state.traffic().cloned() else {
             return;
@@ -99,7 +120,7 @@ pub fn spawn(state: AppState) -> Vec<JoinHandle<()>> {
             }
         }
     });
-    let mut handles = vec![usage, accrual, followups, notifier];
+    let mut handles = vec![usage, accrual, followups, insight, notifier];
     handles.extend(revocations);
     handles
 }

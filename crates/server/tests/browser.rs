@@ -103,13 +103,20 @@ fn screenshot_dir() -> PathBuf {
     dir
 }
 
+/// Waits up to 15 s for an element matching `css`. A lookup that fails while the page is
+/// navigating ("aborted by navigation", as after a sign-in redirects) is retried like a lookup
+/// that found nothing.
 async fn wait_for(client: &Client, css: &str) -> fantoccini::elements::Element {
-    client
-        .wait()
-        .at_most(Duration::from_secs(15))
-        .for_element(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("waiting for {css}: {e}"))
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        match client.find(Locator::Css(css)).await {
+            Ok(element) => return element,
+            Err(error) if std::time::Instant::now() >= deadline => {
+                panic!("waiting for {css}: {error}")
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
 }
 
 #[tokio::test]

@@ -257,6 +257,20 @@ pub async fn deliver_due(state: &AppState) -> Result<u64, ApiError> {
             None => "undeliverable".to_owned(),
             Some(_) => channels.join(","),
         };
+        // Claimed first: another instance (or round) that delivered it since leaves nothing to do.
+        let claimed = on_tx!(&mut tx, conn => {
+            sqlx::query("UPDATE followups SET delivered_at = $2, channel = $3 WHERE id = $1 AND delivered_at IS NULL")
+                .bind(row.id)
+                .bind(now)
+                .bind(&channel)
+                .execute(&mut *conn)
+                .await?
+                .rows_affected()
+                == 1
+        });
+        if !claimed {
+            continue;
+        }
         on_tx!(&mut tx, conn => {
             if let Some((inbox, sms)) = &sealed {
                 if channels.iter().any(|c| c == "inbox") {
@@ -287,12 +301,6 @@ pub async fn deliver_due(state: &AppState) -> Result<u64, ApiError> {
                     .await?;
                 }
             }
-            sqlx::query("UPDATE followups SET delivered_at = $2, channel = $3 WHERE id = $1 AND delivered_at IS NULL")
-                .bind(row.id)
-                .bind(now)
-                .bind(&channel)
-                .execute(&mut *conn)
-                .await?;
         });
         tx.append_event(&NewEvent::new(
             "assistant.followup_sent",
