@@ -430,6 +430,7 @@ pub fn router(state: AppState) -> Router {
             post(lending::contract::sign),
         )
         .route("/api/v1/cockpit/query", get(cockpit::query))
+        .route("/api/v1/cockpit/live", get(cockpit::live))
         .route("/api/v1/assistant/ask", post(assistant::ask::ask))
         .route("/api/v1/assistant/suggest", get(assistant::ask::suggest))
         .route("/api/v1/assistant/feedback", post(assistant::ask::feedback))

@@ -8,8 +8,9 @@ use std::collections::BTreeMap;
 
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
+use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use bianmin_insight::fact::Metric;
+use bianmin_insight::fact::{Metric, from_event};
 use bianmin_insight::privacy::may_show;
 use bianmin_insight::rollup::{Cell, Cube, Granularity};
 use bianmin_store::on_pool;
@@ -283,6 +284,93 @@ pub async fn query(
         return Ok(csv(&answer, &group_by));
     }
     Ok(no_store(answer))
+}
+
+/// How often the live stream looks for new events.
+const LIVE_POLL: std::time::Duration = std::time::Duration::from_millis(500);
+/// How long one live stream lasts (the browser's EventSource reconnects).
+const LIVE_SECS: u64 = 3_600;
+
+/// A fact as the live ticker shows it: no subject.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LiveFact {
+    /// When.
+    pub at: DateTime<Utc>,
+    /// What (`service_use`, `loan_decided` …).
+    pub metric: &'static str,
+    /// The service.
+    pub service: String,
+    /// The department.
+    pub department: String,
+    /// The district's code, if known.
+    pub district: Option<String>,
+    /// The outcome.
+    pub outcome: String,
+    /// How long it took, if known.
+    pub latency_ms: Option<u64>,
+}
+
+/// The cockpit's live ticker (`text/event-stream`): each new countable event as a `fact`
+/// event, within half a second of its commit, held to the viewer's department.
+#[utoipa::path(get, path = "/api/v1/cockpit/live", tag = "cockpit",
+    responses((status = 200, description = "text/event-stream of `fact` events"), (status = 403, body = Problem)))]
+pub async fn live(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> Result<Response, ApiError> {
+    let held_to = scope(&principal)?;
+    let (last,): (Option<i64>,) = on_pool!(state.store(), pool => {
+        sqlx::query_as("SELECT MAX(seq) FROM outbox_events").fetch_one(pool).await?
+    });
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Event, std::convert::Infallible>>(256);
+    tokio::spawn(async move {
+        let mut last = last.unwrap_or(0);
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(LIVE_SECS);
+        while tokio::time::Instant::now() < deadline && !tx.is_closed() {
+            let events = match state.store().events_after(last, 500).await {
+                Ok(events) => events,
+                Err(error) => {
+                    tracing::warn!(%error, "cockpit live stream: reading the outbox failed");
+                    Vec::new()
+                }
+            };
+            for event in events {
+                last = last.max(event.seq);
+                let Some(fact) = from_event(&event.kind, &event.payload.0, event.occurred_at)
+                else {
+                    continue;
+                };
+                if held_to.as_ref().is_some_and(|own| *own != fact.department) {
+                    continue;
+                }
+                let live = LiveFact {
+                    at: fact.at,
+                    metric: fact.metric.name(),
+                    service: fact.service,
+                    department: fact.department,
+                    district: fact.district,
+                    outcome: fact.outcome,
+                    latency_ms: fact.latency_ms,
+                };
+                let data = serde_json::to_string(&live).unwrap_or_default();
+                if tx
+                    .send(Ok(Event::default().event("fact").data(data)))
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+            }
+            tokio::time::sleep(LIVE_POLL).await;
+        }
+    });
+    let mut response = Sse::new(tokio_stream::wrappers::ReceiverStream::new(rx))
+        .keep_alive(KeepAlive::new().interval(std::time::Duration::from_secs(15)))
+        .into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
 }
 
 fn csv(answer: &Answer, group_by: &[String]) -> Response {

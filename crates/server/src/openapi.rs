@@ -33,7 +33,7 @@ use crate::{
         assistant::ask::ask, assistant::ask::suggest, assistant::ask::feedback,
         assistant::followup::inbox, assistant::followup::read, assistant::followup::answer_survey,
         assistant::kb::list, assistant::kb::detail, assistant::kb::create, assistant::kb::update,
-        assistant::kb::delete, assistant::insights::insights, cockpit::query,
+        assistant::kb::delete, assistant::insights::insights, cockpit::query, cockpit::live,
     ),
     components(schemas(Problem, Role, Department, PrincipalView)),
     tags(

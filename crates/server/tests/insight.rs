@@ -273,3 +273,48 @@ async fn officers_query_their_own_department_and_small_cells_are_suppressed() {
     )
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_live_stream_shows_a_new_event_of_the_officers_department_within_two_seconds() {
+    let app = spawn_app().await;
+    let officer = app.login("officer-hpf").await;
+    let mut response = app
+        .client
+        .get(app.url("/api/v1/cockpit/live"))
+        .bearer_auth(&officer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
+    let started = std::time::Instant::now();
+    append(
+        &app,
+        &[
+            service_use("t1", "traffic", "traffic.violations", 80),
+            service_use("h1", "hpf", "hpf.account", 30),
+        ],
+    )
+    .await;
+    let mut seen = String::new();
+    while !seen.contains("hpf.account") {
+        let chunk = tokio::time::timeout(std::time::Duration::from_secs(2), response.chunk())
+            .await
+            .expect("an event within two seconds")
+            .unwrap()
+            .expect("the stream stays open");
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(started.elapsed() < std::time::Duration::from_secs(2));
+    assert!(seen.contains("event: fact"), "{seen}");
+    assert!(
+        !seen.contains("traffic"),
+        "another department's event: {seen}"
+    );
+    assert!(!seen.contains("\"subject\""), "{seen}");
+}
