@@ -1643,3 +1643,138 @@ async fn an_operator_edits_the_knowledge_base_and_turns_unanswered_questions_int
     save_screenshot(&client, "console-kb-create-failed.png").await;
     panic!("the entry created from the cluster does not answer");
 }
+
+fn digits(text: &str) -> String {
+    text.chars().filter(char::is_ascii_digit).collect()
+}
+
+/// A service use of `subject` today, as the usage recorder writes it.
+fn cockpit_event(subject: &str, department: &str, service: &str) -> bianmin_store::NewEvent {
+    bianmin_store::NewEvent::new(
+        "service.used",
+        "service",
+        service,
+        json!({
+            "service": service, "department": department, "subject": subject,
+            "district": "510104", "age_band": "25-34", "channel": "h5",
+            "outcome": "ok", "latency_ms": 120,
+        }),
+        chrono::Utc::now(),
+    )
+}
+
+async fn append_events(app: &common::TestApp, events: &[bianmin_store::NewEvent]) {
+    let mut tx = app.state.store().begin_write().await.unwrap();
+    tx.append_events(events).await.unwrap();
+    tx.commit().await.unwrap();
+}
+
+#[tokio::test]
+async fn officers_of_two_departments_see_only_their_own_data_live_on_the_cockpit() {
+    let Some(driver) = start_driver().await else {
+        return;
+    };
+    let app = common::spawn_app().await;
+    let mut events = Vec::new();
+    for n in 0..12 {
+        events.push(cockpit_event(&format!("{n:032x}"), "hpf", "hpf.account"));
+    }
+    for n in 0..8 {
+        events.push(cockpit_event(
+            &format!("{:032x}", 100 + n),
+            "traffic",
+            "traffic.violations",
+        ));
+    }
+    append_events(&app, &events).await;
+    while bianmin_server::insight::ingest(&app.state)
+        .await
+        .unwrap()
+        .read
+        > 0
+    {}
+
+    let client = browser(&driver).await;
+    client.set_window_size(1920, 1080).await.unwrap();
+    // The traffic officer's count includes the traffic use appended while the first officer
+    // watched the ticker.
+    for (persona, uses, department) in [
+        ("officer-hpf", "12", "hpf"),
+        ("officer-traffic", "9", "traffic"),
+    ] {
+        sign_in(&client, &app, persona).await;
+        let shown = wait_for(&client, "[data-cockpit='dept']").await;
+        assert_eq!(
+            shown.attr("data-department").await.unwrap().as_deref(),
+            Some(department)
+        );
+        // Today's uses: the officer's department only.
+        let mut value = String::new();
+        for _ in 0..100 {
+            value = text_of(
+                &client,
+                "[data-testid='kpi-uses'] [data-testid='kpi-value']",
+            )
+            .await;
+            if digits(&value) == uses {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(digits(&value), uses, "{persona}: {value}");
+        wait_for(
+            &client,
+            "[data-testid='district-map'], [data-testid='district-grid']",
+        )
+        .await;
+        save_screenshot(&client, &format!("cockpit-{department}.png")).await;
+
+        // A new use in the officer's department reaches the ticker within two seconds.
+        let (service, other) = if department == "hpf" {
+            (
+                "hpf.deposits",
+                cockpit_event("live-other", "traffic", "traffic.pay"),
+            )
+        } else {
+            (
+                "traffic.pay",
+                cockpit_event("live-other", "hpf", "hpf.deposits"),
+            )
+        };
+        tokio::time::sleep(Duration::from_millis(800)).await; // the stream is open
+        let started = std::time::Instant::now();
+        append_events(
+            &app,
+            &[
+                other,
+                cockpit_event(&format!("live-{department}"), department, service),
+            ],
+        )
+        .await;
+        let mut arrived = false;
+        while started.elapsed() < Duration::from_secs(2) {
+            let items = client
+                .find_all(Locator::Css("[data-testid='ticker-item']"))
+                .await
+                .unwrap();
+            if !items.is_empty() {
+                let text = items[0].text().await.unwrap();
+                assert!(
+                    !text.contains(if department == "hpf" {
+                        "罚款"
+                    } else {
+                        "缴存"
+                    }),
+                    "{persona} sees another department's event: {text}"
+                );
+                arrived = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(arrived, "{persona}: no live event within two seconds");
+        save_screenshot(&client, &format!("cockpit-{department}-live.png")).await;
+        sign_out(&client).await;
+    }
+    client.close().await.unwrap();
+}
