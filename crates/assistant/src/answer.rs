@@ -52,6 +52,8 @@ pub struct Assistant {
     kb: KnowledgeBase,
     index: Index,
     calibration: Calibration,
+    /// Each entry's question normalised without spaces, for suggestions while typing.
+    typed: Vec<String>,
 }
 
 impl std::fmt::Debug for Assistant {
@@ -70,10 +72,16 @@ impl Assistant {
     pub fn new(analyzer: Arc<Analyzer>, kb: KnowledgeBase) -> Assistant {
         let calibration = Calibration::fit(Arc::clone(&analyzer), &kb, STARTER_NEGATIVES);
         let index = Index::build(analyzer, &kb);
+        let typed = kb
+            .entries
+            .iter()
+            .map(|entry| normalize(&entry.question).replace(' ', ""))
+            .collect();
         Assistant {
             kb,
             index,
             calibration,
+            typed,
         }
     }
 
@@ -156,8 +164,7 @@ impl Assistant {
         }
         let mut prefix: Vec<usize> = Vec::new();
         let mut contains: Vec<usize> = Vec::new();
-        for (number, entry) in self.kb.entries.iter().enumerate() {
-            let question = normalize(&entry.question).replace(' ', "");
+        for (number, question) in self.typed.iter().enumerate() {
             if question.starts_with(&needle) {
                 prefix.push(number);
             } else if question.contains(&needle) {
