@@ -28,6 +28,17 @@ async fn get_json(app: &TestApp, path: &str, token: &str) -> Value {
     response.json().await.unwrap()
 }
 
+async fn put_entry(app: &TestApp, token: &str, entry: &Value) -> reqwest::Response {
+    let id = entry["id"].as_str().unwrap();
+    app.client
+        .put(app.url(&format!("/api/v1/console/kb/entries/{id}")))
+        .bearer_auth(token)
+        .json(entry)
+        .send()
+        .await
+        .unwrap()
+}
+
 async fn survey(app: &TestApp, token: &str, message: &str, body: &Value) -> reqwest::Response {
     app.post_as(&format!("/api/v1/me/inbox/{message}/survey"), token, body)
         .await
@@ -320,24 +331,10 @@ async fn the_knowledge_base_is_edited_with_versions_and_answers_follow() {
     let mut edited = entry.clone();
     edited["answer"] = json!("已更新：电动自行车上牌请到交管部门指定登记点（演示内容）。");
     edited["version"] = json!(1);
-    let response = app
-        .client
-        .put(app.url("/api/v1/console/kb/entries/ebike-001"))
-        .bearer_auth(&operator)
-        .json(&edited)
-        .send()
-        .await
-        .unwrap();
+    let response = put_entry(&app, &operator, &edited).await;
     assert_eq!(response.status(), 200);
     // A save edited from version 1 again is stale now.
-    let response = app
-        .client
-        .put(app.url("/api/v1/console/kb/entries/ebike-001"))
-        .bearer_auth(&operator)
-        .json(&edited)
-        .send()
-        .await
-        .unwrap();
+    let response = put_entry(&app, &operator, &edited).await;
     assert_problem(response, 409, "kb.stale_version").await;
     let mut bad = entry.clone();
     bad["id"] = json!("bad-1");
