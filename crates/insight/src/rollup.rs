@@ -1,26 +1,31 @@
-//! Rollups: facts folded into cells keyed by cube, time bucket (minute, hour, day — days are
-//! China calendar days) and the cube's dimensions, each cell holding its count, a latency
-//! histogram (so percentiles can be read from any sum of cells) and, where the cube counts
-//! people, the sketch of its distinct people. Cells add: a query sums the cells of one cube over
+//! Rollups: facts folded into cells keyed by cube, time bucket (minute, hour, day, month — days
+//! and months are China calendar ones) and the cube's dimensions, each cell holding its count, a
+//! latency histogram (so percentiles can be read from any sum of cells) and, in day and month
+//! cells, the sketch of its distinct people. Cells add: a query sums the cells of one cube over
 //! its range and filters.
 //!
 //! A **cube** is a set of dimensions kept together (a dimension a cube does not keep is left
 //! empty in its cells). A query reads the smallest cube that has every dimension it filters or
-//! groups by, so a year of a department's trend reads a few thousand cells, not every
-//! combination of district, age band and channel:
+//! groups by and its granularity, so a year of a department's trend reads a few hundred cells,
+//! not every combination of district, age band and channel:
 //!
-//! | cube | dimensions | buckets | people |
-//! | --- | --- | --- | --- |
-//! | `service` | metric, service, department, outcome | minute, hour, day | day |
-//! | `district` | metric, department, district | hour, day | day |
-//! | `people` | metric, department, channel, age band | day | day |
+//! | cube | dimensions | buckets |
+//! | --- | --- | --- |
+//! | `reach` | metric, department | hour, day, month |
+//! | `service` | metric, service, department, outcome | minute, hour, day, month |
+//! | `district` | metric, department, district | hour, day, month |
+//! | `people` | metric, department, channel, age band | day, month |
+//!
+//! A total over a range reads month cells for the whole months inside it and day cells for the
+//! rest ([`cover`]), so a year is about 12 + 30 cells a group. Minute cells are kept for
+//! [`Granularity::retention`] (3 days) and hour cells for 35 days; days and months are kept.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
-use chrono::{DateTime, DurationRound, FixedOffset, TimeDelta, Utc};
+use chrono::{DateTime, Datelike, Months, NaiveTime, TimeDelta, Utc};
 
 use crate::InsightError;
-use crate::distinct::Distinct;
+use crate::distinct::{Coupon, Distinct, coupon};
 use crate::fact::{Fact, Metric};
 
 /// A bucket's length.
@@ -32,11 +37,18 @@ pub enum Granularity {
     Hour,
     /// One calendar day in China (UTC+8).
     Day,
+    /// One calendar month in China.
+    Month,
 }
 
 impl Granularity {
     /// Every granularity, finest first.
-    pub const ALL: [Granularity; 3] = [Granularity::Minute, Granularity::Hour, Granularity::Day];
+    pub const ALL: [Granularity; 4] = [
+        Granularity::Minute,
+        Granularity::Hour,
+        Granularity::Day,
+        Granularity::Month,
+    ];
 
     /// Its stable name (stored).
     pub fn name(self) -> &'static str {
@@ -44,6 +56,7 @@ impl Granularity {
             Granularity::Minute => "minute",
             Granularity::Hour => "hour",
             Granularity::Day => "day",
+            Granularity::Month => "month",
         }
     }
 
@@ -56,24 +69,81 @@ impl Granularity {
 
     /// The start of the bucket holding `at`.
     pub fn bucket(self, at: DateTime<Utc>) -> DateTime<Utc> {
-        let china = FixedOffset::east_opt(8 * 3600).expect("UTC+8 is a valid offset");
-        let (step, local) = match self {
-            Granularity::Minute => (TimeDelta::minutes(1), at.with_timezone(&china)),
-            Granularity::Hour => (TimeDelta::hours(1), at.with_timezone(&china)),
-            Granularity::Day => (TimeDelta::days(1), at.with_timezone(&china)),
+        // China is UTC+8 all year, so minutes and hours start where UTC's do, and a China day
+        // starts at 16:00 UTC the day before.
+        let seconds = at.timestamp();
+        let start = match self {
+            Granularity::Minute => seconds - seconds.rem_euclid(60),
+            Granularity::Hour => seconds - seconds.rem_euclid(3_600),
+            Granularity::Day => seconds - (seconds + CHINA_OFFSET).rem_euclid(86_400),
+            Granularity::Month => {
+                let local = (at + TimeDelta::seconds(CHINA_OFFSET)).date_naive();
+                let first = local.with_day(1).expect("every month has a first day");
+                first.and_time(NaiveTime::MIN).and_utc().timestamp() - CHINA_OFFSET
+            }
         };
-        // Rounding in local time: a China day starts at 00:00 UTC+8.
-        let shifted = local.naive_local().and_utc();
-        let start = shifted
-            .duration_trunc(step)
-            .expect("buckets are far from the limits");
-        start - TimeDelta::hours(8)
+        DateTime::from_timestamp(start, 0).expect("buckets are far from the limits")
+    }
+
+    /// The start of the bucket after the one starting at `bucket`.
+    pub fn next(self, bucket: DateTime<Utc>) -> DateTime<Utc> {
+        match self {
+            Granularity::Minute => bucket + TimeDelta::minutes(1),
+            Granularity::Hour => bucket + TimeDelta::hours(1),
+            Granularity::Day => bucket + TimeDelta::days(1),
+            Granularity::Month => {
+                let local = (bucket + TimeDelta::seconds(CHINA_OFFSET)).date_naive();
+                let next = local
+                    .checked_add_months(Months::new(1))
+                    .expect("months are far from the limits");
+                next.and_time(NaiveTime::MIN).and_utc() - TimeDelta::seconds(CHINA_OFFSET)
+            }
+        }
+    }
+
+    /// Whether its cells count people (day and month cells do; finer ones would multiply the
+    /// sketches for figures nobody reads by the minute).
+    pub fn counts_people(self) -> bool {
+        matches!(self, Granularity::Day | Granularity::Month)
+    }
+
+    /// How long its cells are kept (`None`: always): minutes 3 days and hours 35, a little more
+    /// than the longest range the query API reads at them (2 and 31 days).
+    pub fn retention(self) -> Option<TimeDelta> {
+        match self {
+            Granularity::Minute => Some(TimeDelta::days(3)),
+            Granularity::Hour => Some(TimeDelta::days(35)),
+            Granularity::Day | Granularity::Month => None,
+        }
     }
 }
+
+/// The buckets that together cover `[from, to)` most cheaply for a total: whole months inside
+/// the range as month buckets, the days before and after them as day buckets. `from` is taken
+/// to start a day; the last day bucket may reach past `to` (the day in progress).
+pub fn cover(from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<(Granularity, DateTime<Utc>)> {
+    let mut buckets = Vec::new();
+    let mut at = Granularity::Day.bucket(from);
+    while at < to {
+        if Granularity::Month.bucket(at) == at && Granularity::Month.next(at) <= to {
+            buckets.push((Granularity::Month, at));
+            at = Granularity::Month.next(at);
+        } else {
+            buckets.push((Granularity::Day, at));
+            at = Granularity::Day.next(at);
+        }
+    }
+    buckets
+}
+
+/// China's offset from UTC, in seconds.
+const CHINA_OFFSET: i64 = 8 * 3_600;
 
 /// A set of dimensions kept together.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Cube {
+    /// Metric, department.
+    Reach,
     /// Metric, service, department, outcome.
     Service,
     /// Metric, department, district.
@@ -84,11 +154,12 @@ pub enum Cube {
 
 impl Cube {
     /// Every cube.
-    pub const ALL: [Cube; 3] = [Cube::Service, Cube::District, Cube::People];
+    pub const ALL: [Cube; 4] = [Cube::Reach, Cube::Service, Cube::District, Cube::People];
 
     /// Its stable name (stored).
     pub fn name(self) -> &'static str {
         match self {
+            Cube::Reach => "reach",
             Cube::Service => "service",
             Cube::District => "district",
             Cube::People => "people",
@@ -102,10 +173,12 @@ impl Cube {
 
     /// The granularities it is written at.
     pub fn granularities(self) -> &'static [Granularity] {
+        use Granularity::{Day, Hour, Minute, Month};
         match self {
-            Cube::Service => &[Granularity::Minute, Granularity::Hour, Granularity::Day],
-            Cube::District => &[Granularity::Hour, Granularity::Day],
-            Cube::People => &[Granularity::Day],
+            Cube::Reach => &[Hour, Day, Month],
+            Cube::Service => &[Minute, Hour, Day, Month],
+            Cube::District => &[Hour, Day, Month],
+            Cube::People => &[Day, Month],
         }
     }
 
@@ -113,17 +186,22 @@ impl Cube {
     /// `outcome`, `age_band`; `metric` is in every cube).
     pub fn keeps(self, dimension: &str) -> bool {
         match self {
+            Cube::Reach => matches!(dimension, "metric" | "department"),
             Cube::Service => matches!(dimension, "metric" | "service" | "department" | "outcome"),
             Cube::District => matches!(dimension, "metric" | "department" | "district"),
             Cube::People => matches!(dimension, "metric" | "department" | "channel" | "age_band"),
         }
     }
 
-    /// The smallest cube keeping every one of `dimensions`, if any does.
-    pub fn for_dimensions(dimensions: &[&str]) -> Option<Cube> {
-        Cube::ALL
-            .into_iter()
-            .find(|cube| dimensions.iter().all(|dimension| cube.keeps(dimension)))
+    /// The smallest cube keeping every one of `dimensions` at every one of `granularities`, if
+    /// any does.
+    pub fn for_query(dimensions: &[&str], granularities: &[Granularity]) -> Option<Cube> {
+        Cube::ALL.into_iter().find(|cube| {
+            dimensions.iter().all(|dimension| cube.keeps(dimension))
+                && granularities
+                    .iter()
+                    .all(|granularity| cube.granularities().contains(granularity))
+        })
     }
 }
 
@@ -176,18 +254,18 @@ fn latency_bucket(ms: u64) -> usize {
 }
 
 impl Cell {
-    /// Adds one fact.
-    fn add(&mut self, fact: &Fact, with_people: bool) {
+    /// Adds one fact, and its subject's coupon where the cell counts people.
+    fn add(&mut self, fact: &Fact, person: Option<Coupon>) {
         self.count += 1;
         if let Some(ms) = fact.latency_ms {
             self.timed += 1;
             self.latency_sum_ms += ms;
             self.latency[latency_bucket(ms)] += 1;
         }
-        if with_people && let Some(subject) = &fact.subject {
+        if let Some(coupon) = person {
             self.people
                 .get_or_insert_with(Distinct::default)
-                .insert(subject);
+                .insert_coupon(coupon);
         }
     }
 
@@ -226,17 +304,52 @@ impl Cell {
     }
 }
 
+/// A cell's place within its cube, without its time.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Place {
+    cube: Cube,
+    metric: Metric,
+    service: String,
+    department: String,
+    district: String,
+    channel: String,
+    outcome: String,
+    age_band: String,
+}
+
 /// Facts folded into cells of every granularity, in memory, until written.
 #[derive(Debug, Default)]
 pub struct Aggregator {
-    cells: HashMap<CellKey, Cell>,
+    /// Cells by place, then by granularity and bucket: a fact builds its place once a cube.
+    cells: HashMap<Place, HashMap<(Granularity, DateTime<Utc>), Cell>>,
     facts: u64,
+    /// Per granularity, the oldest bucket still kept (history skips what retention would drop).
+    horizon: HashMap<Granularity, DateTime<Utc>>,
 }
 
 impl Aggregator {
+    /// An aggregator that leaves out the minute and hour cells that would already be past their
+    /// [`Granularity::retention`] at `now` (for loading history).
+    pub fn retaining(now: DateTime<Utc>) -> Aggregator {
+        let horizon: HashMap<Granularity, DateTime<Utc>> = Granularity::ALL
+            .into_iter()
+            .filter_map(|granularity| {
+                granularity
+                    .retention()
+                    .map(|kept| (granularity, granularity.bucket(now - kept)))
+            })
+            .collect();
+        Aggregator {
+            horizon,
+            ..Aggregator::default()
+        }
+    }
+
     /// Folds `fact` into its cell of every cube and granularity.
     pub fn add(&mut self, fact: &Fact) {
         self.facts += 1;
+        let person = fact.subject.as_deref().map(coupon);
+        let buckets = Granularity::ALL.map(|granularity| granularity.bucket(fact.at));
         for cube in Cube::ALL {
             let keep = |dimension: &str, value: &str| {
                 if cube.keeps(dimension) {
@@ -245,23 +358,30 @@ impl Aggregator {
                     String::new()
                 }
             };
+            let place = Place {
+                cube,
+                metric: fact.metric,
+                service: keep("service", &fact.service),
+                department: keep("department", &fact.department),
+                district: keep("district", fact.district.as_deref().unwrap_or_default()),
+                channel: keep("channel", &fact.channel),
+                outcome: keep("outcome", &fact.outcome),
+                age_band: keep("age_band", fact.age_band.as_deref().unwrap_or_default()),
+            };
+            let cells = self.cells.entry(place).or_default();
             for granularity in cube.granularities() {
-                let key = CellKey {
-                    cube,
-                    granularity: *granularity,
-                    bucket: granularity.bucket(fact.at),
-                    metric: fact.metric,
-                    service: keep("service", &fact.service),
-                    department: keep("department", &fact.department),
-                    district: keep("district", fact.district.as_deref().unwrap_or_default()),
-                    channel: keep("channel", &fact.channel),
-                    outcome: keep("outcome", &fact.outcome),
-                    age_band: keep("age_band", fact.age_band.as_deref().unwrap_or_default()),
-                };
-                self.cells
-                    .entry(key)
+                let bucket = buckets[*granularity as usize];
+                if self
+                    .horizon
+                    .get(granularity)
+                    .is_some_and(|oldest| bucket < *oldest)
+                {
+                    continue;
+                }
+                cells
+                    .entry((*granularity, bucket))
                     .or_default()
-                    .add(fact, *granularity == Granularity::Day);
+                    .add(fact, person.filter(|_| granularity.counts_people()));
             }
         }
     }
@@ -271,10 +391,35 @@ impl Aggregator {
         self.facts
     }
 
+    /// Cells held.
+    pub fn cells(&self) -> usize {
+        self.cells.values().map(HashMap::len).sum()
+    }
+
     /// The cells, emptied out of the aggregator.
     pub fn drain(&mut self) -> Vec<(CellKey, Cell)> {
         self.facts = 0;
-        self.cells.drain().collect()
+        let mut out = Vec::with_capacity(self.cells());
+        for (place, cells) in std::mem::take(&mut self.cells) {
+            for ((granularity, bucket), cell) in cells {
+                out.push((
+                    CellKey {
+                        cube: place.cube,
+                        granularity,
+                        bucket,
+                        metric: place.metric,
+                        service: place.service.clone(),
+                        department: place.department.clone(),
+                        district: place.district.clone(),
+                        channel: place.channel.clone(),
+                        outcome: place.outcome.clone(),
+                        age_band: place.age_band.clone(),
+                    },
+                    cell,
+                ));
+            }
+        }
+        out
     }
 }
 
@@ -317,6 +462,61 @@ mod tests {
         // 15:59 UTC is still the same China day as 16:00 UTC the day before.
         let late = Utc.with_ymd_and_hms(2026, 11, 29, 15, 59, 0).unwrap();
         assert_eq!(Granularity::Day.bucket(late), Granularity::Day.bucket(at));
+        // 2026-11-30 17:00 UTC is already 1 December in 成都.
+        let december = Utc.with_ymd_and_hms(2026, 11, 30, 17, 0, 0).unwrap();
+        let first = Utc.with_ymd_and_hms(2026, 11, 30, 16, 0, 0).unwrap();
+        assert_eq!(Granularity::Month.bucket(december), first);
+        assert_eq!(
+            Granularity::Month.bucket(at),
+            Utc.with_ymd_and_hms(2026, 10, 31, 16, 0, 0).unwrap()
+        );
+        assert_eq!(
+            Granularity::Month.next(Granularity::Month.bucket(at)),
+            first
+        );
+        assert_eq!(
+            Granularity::Month.next(first),
+            Utc.with_ymd_and_hms(2026, 12, 31, 16, 0, 0).unwrap()
+        );
+        assert_eq!(Granularity::Day.next(first), first + TimeDelta::days(1));
+    }
+
+    #[test]
+    fn a_total_reads_whole_months_and_the_days_around_them() {
+        let day =
+            |m, d| Granularity::Day.bucket(Utc.with_ymd_and_hms(2026, m, d, 4, 0, 0).unwrap());
+        // 28 Sep → 3 Dec (in progress): 3 days of September, October and November, 3 days.
+        let to = Utc.with_ymd_and_hms(2026, 12, 3, 4, 0, 0).unwrap();
+        let buckets = cover(day(9, 28), to);
+        let months: Vec<_> = buckets
+            .iter()
+            .filter(|(granularity, _)| *granularity == Granularity::Month)
+            .map(|(_, at)| *at)
+            .collect();
+        assert_eq!(months, vec![day(10, 1), day(11, 1)]);
+        let days: Vec<_> = buckets
+            .iter()
+            .filter(|(granularity, _)| *granularity == Granularity::Day)
+            .map(|(_, at)| *at)
+            .collect();
+        assert_eq!(
+            days,
+            vec![
+                day(9, 28),
+                day(9, 29),
+                day(9, 30),
+                day(12, 1),
+                day(12, 2),
+                day(12, 3)
+            ]
+        );
+        // Within a month: days only; the month in progress is never read whole.
+        assert!(
+            cover(day(11, 1), to - TimeDelta::days(5))
+                .iter()
+                .all(|(granularity, _)| *granularity == Granularity::Day)
+        );
+        assert!(cover(day(11, 1), day(11, 1)).is_empty());
     }
 
     #[test]
@@ -353,21 +553,35 @@ mod tests {
         assert_eq!(district_day.len(), 1);
         assert_eq!(district_day[0].0.district, "锦江区");
         assert!(district_day[0].0.service.is_empty());
-        assert!(
-            !cells
-                .iter()
-                .any(|(key, _)| key.cube == Cube::People && key.granularity != Granularity::Day)
-        );
+        assert!(!cells.iter().any(|(key, _)| key.cube == Cube::People
+            && !matches!(key.granularity, Granularity::Day | Granularity::Month)));
+        let reach: Vec<_> = cells
+            .iter()
+            .filter(|(key, _)| key.cube == Cube::Reach)
+            .map(|(key, cell)| (key.granularity, key.service.as_str(), cell.count))
+            .collect();
+        assert_eq!(reach.len(), 2 + 1 + 1, "two hours, one day, one month");
+        let day_only = [Granularity::Day];
+        assert_eq!(Cube::for_query(&[], &day_only), Some(Cube::Reach));
         assert_eq!(
-            Cube::for_dimensions(&["department", "district"]),
+            Cube::for_query(&["department", "district"], &day_only),
             Some(Cube::District)
         );
-        assert_eq!(Cube::for_dimensions(&["service"]), Some(Cube::Service));
         assert_eq!(
-            Cube::for_dimensions(&["age_band", "channel"]),
+            Cube::for_query(&["service"], &day_only),
+            Some(Cube::Service)
+        );
+        assert_eq!(
+            Cube::for_query(&[], &[Granularity::Minute]),
+            Some(Cube::Service),
+            "the smallest cube with minutes"
+        );
+        assert_eq!(
+            Cube::for_query(&["age_band", "channel"], &day_only),
             Some(Cube::People)
         );
-        assert_eq!(Cube::for_dimensions(&["district", "service"]), None);
+        assert_eq!(Cube::for_query(&["age_band"], &[Granularity::Hour]), None);
+        assert_eq!(Cube::for_query(&["district", "service"], &day_only), None);
         assert_eq!(of(Granularity::Hour).iter().sum::<u64>(), 4);
         assert_eq!(of(Granularity::Day), vec![4]);
         let (_, day) = cells
@@ -386,7 +600,15 @@ mod tests {
             .iter()
             .find(|(key, _)| key.granularity == Granularity::Minute)
             .unwrap();
-        assert!(minute.people.is_none(), "people are counted in day cells");
+        assert!(
+            minute.people.is_none(),
+            "people are counted in day and month cells"
+        );
+        let (_, month) = cells
+            .iter()
+            .find(|(key, _)| key.cube == Cube::Service && key.granularity == Granularity::Month)
+            .unwrap();
+        assert_eq!(month.people.clone().unwrap().count(), 3);
         let mut sum = Cell::default();
         sum.merge(day).unwrap();
         sum.merge(day).unwrap();
@@ -397,5 +619,28 @@ mod tests {
             "the same people twice are the same people"
         );
         assert_eq!(Cell::default().latency_quantile_ms(0.5), None);
+    }
+
+    #[test]
+    fn history_leaves_out_the_minutes_and_hours_retention_would_drop() {
+        let now = Utc.with_ymd_and_hms(2026, 11, 29, 4, 0, 0).unwrap();
+        let mut aggregator = Aggregator::retaining(now);
+        aggregator.add(&fact(now - TimeDelta::days(10), "old", 5));
+        aggregator.add(&fact(now - TimeDelta::days(40), "older", 5));
+        aggregator.add(&fact(now - TimeDelta::hours(1), "new", 5));
+        let cells = aggregator.drain();
+        let buckets = |granularity| {
+            cells
+                .iter()
+                .filter(|(key, _)| key.cube == Cube::Service && key.granularity == granularity)
+                .count()
+        };
+        assert_eq!(buckets(Granularity::Minute), 1, "only the last hour's");
+        assert_eq!(
+            buckets(Granularity::Hour),
+            2,
+            "10 days ago and the last hour"
+        );
+        assert_eq!(buckets(Granularity::Day), 3);
     }
 }

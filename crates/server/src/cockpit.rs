@@ -12,7 +12,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use bianmin_insight::fact::{Metric, from_event};
 use bianmin_insight::privacy::may_show;
-use bianmin_insight::rollup::{Cell, Cube, Granularity};
+use bianmin_insight::rollup::{Cell, Cube, Granularity, cover};
 use bianmin_store::on_pool;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
@@ -47,8 +47,9 @@ pub struct CockpitQuery {
     pub from: DateTime<Utc>,
     /// End of the range, exclusive (RFC 3339).
     pub to: DateTime<Utc>,
-    /// `minute` (≤ 2 days), `hour` (≤ 31 days), `day` (≤ 400 days), or `total` (one row per group
-    /// over the whole range, from day cells; people counted once over the range).
+    /// `minute` (≤ 2 days), `hour` (≤ 31 days), `day` (≤ 400 days), `month` (≤ 800 days), or
+    /// `total` (one row per group over the whole range, from month cells for whole months and
+    /// day cells for the rest; people counted once over the range).
     pub granularity: String,
     /// Dimensions to group by, comma-separated.
     pub group_by: Option<String>,
@@ -145,7 +146,7 @@ pub async fn query(
         Granularity::Day
     } else {
         Granularity::parse(&query.granularity)
-            .ok_or_else(|| invalid("粒度须为 minute、hour、day 或 total。"))?
+            .ok_or_else(|| invalid("粒度须为 minute、hour、day、month 或 total。"))?
     };
     let from = granularity.bucket(query.from);
     let to = query.to;
@@ -153,6 +154,7 @@ pub async fn query(
         Granularity::Minute => TimeDelta::days(2),
         Granularity::Hour => TimeDelta::days(31),
         Granularity::Day => TimeDelta::days(400),
+        Granularity::Month => TimeDelta::days(800),
     };
     if to <= from || to - from > longest {
         return Err(invalid(format!(
@@ -201,33 +203,49 @@ pub async fn query(
         .map(String::as_str)
         .chain(filters.iter().map(|(name, _)| *name))
         .collect();
-    let cube = Cube::for_dimensions(&needed).ok_or_else(|| {
-        invalid(format!(
-            "没有同时包含 {} 的汇总，请减少分组或筛选维度。",
-            needed.join("、")
-        ))
+    // A total reads whole months as month cells and the days around them as day cells.
+    let spans: Vec<(Granularity, DateTime<Utc>, DateTime<Utc>)> = if total {
+        spans(&cover(from, to))
+    } else {
+        vec![(granularity, from, to)]
+    };
+    let granularities: Vec<Granularity> = if total {
+        vec![Granularity::Day, Granularity::Month]
+    } else {
+        vec![granularity]
+    };
+    let cube = Cube::for_query(&needed, &granularities).ok_or_else(|| {
+        if Cube::for_query(&needed, &[]).is_some() {
+            invalid(format!(
+                "{} 维度的汇总没有 {} 粒度。",
+                needed.join("、"),
+                query.granularity
+            ))
+        } else {
+            invalid(format!(
+                "没有同时包含 {} 的汇总，请减少分组或筛选维度。",
+                needed.join("、")
+            ))
+        }
     })?;
-    if !cube.granularities().contains(&granularity) {
-        return Err(invalid(format!(
-            "{} 维度的汇总没有 {} 粒度。",
-            needed.join("、"),
-            granularity.name()
-        )));
+    let mut rows: Vec<CellRow> = Vec::new();
+    for (granularity, start, end) in spans {
+        let mut span: Vec<CellRow> = on_pool!(state.store(), pool => {
+            sqlx::query_as(
+                "SELECT bucket, service, department, district, channel, outcome, age_band, \
+                 count, timed, latency_sum_ms, latency, people FROM insight_cells \
+                 WHERE cube = $1 AND granularity = $2 AND metric = $3 AND bucket >= $4 AND bucket < $5",
+            )
+            .bind(cube.name())
+            .bind(granularity.name())
+            .bind(metric.name())
+            .bind(start)
+            .bind(end)
+            .fetch_all(pool)
+            .await?
+        });
+        rows.append(&mut span);
     }
-    let rows: Vec<CellRow> = on_pool!(state.store(), pool => {
-        sqlx::query_as(
-            "SELECT bucket, metric, service, department, district, channel, outcome, age_band, \
-             count, timed, latency_sum_ms, latency, people FROM insight_cells \
-             WHERE cube = $1 AND granularity = $2 AND metric = $3 AND bucket >= $4 AND bucket < $5",
-        )
-        .bind(cube.name())
-        .bind(granularity.name())
-        .bind(metric.name())
-        .bind(from)
-        .bind(to)
-        .fetch_all(pool)
-        .await?
-    });
     let mut groups: BTreeMap<(Option<DateTime<Utc>>, Vec<String>), Cell> = BTreeMap::new();
     for row in rows {
         if filters
@@ -286,6 +304,22 @@ pub async fn query(
     Ok(no_store(answer))
 }
 
+/// Consecutive buckets of one granularity joined into `(granularity, from, to)` spans, one query
+/// each.
+fn spans(
+    buckets: &[(Granularity, DateTime<Utc>)],
+) -> Vec<(Granularity, DateTime<Utc>, DateTime<Utc>)> {
+    let mut spans: Vec<(Granularity, DateTime<Utc>, DateTime<Utc>)> = Vec::new();
+    for (granularity, bucket) in buckets {
+        let end = granularity.next(*bucket);
+        match spans.last_mut() {
+            Some((last, _, until)) if last == granularity && until == bucket => *until = end,
+            _ => spans.push((*granularity, *bucket, end)),
+        }
+    }
+    spans
+}
+
 /// How often the live stream looks for new events.
 const LIVE_POLL: std::time::Duration = std::time::Duration::from_millis(500);
 /// How long one live stream lasts (the browser's EventSource reconnects).
@@ -310,21 +344,34 @@ pub struct LiveFact {
     pub latency_ms: Option<u64>,
 }
 
+/// Events a reconnecting stream may replay (after `Last-Event-ID`).
+const LIVE_REPLAY: i64 = 1_000;
+
 /// The cockpit's live ticker (`text/event-stream`): each new countable event as a `fact`
-/// event, within half a second of its commit, held to the viewer's department.
+/// event, within half a second of its commit, held to the viewer's department. Each event's id
+/// is its outbox sequence number: a browser that reconnects with `Last-Event-ID` gets what it
+/// missed (up to the last 1,000 events) before the new ones.
 #[utoipa::path(get, path = "/api/v1/cockpit/live", tag = "cockpit",
     responses((status = 200, description = "text/event-stream of `fact` events"), (status = 403, body = Problem)))]
 pub async fn live(
     State(state): State<AppState>,
     principal: Principal,
+    headers: axum::http::HeaderMap,
 ) -> Result<Response, ApiError> {
     let held_to = scope(&principal)?;
-    let (last,): (Option<i64>,) = on_pool!(state.store(), pool => {
+    let (newest,): (Option<i64>,) = on_pool!(state.store(), pool => {
         sqlx::query_as("SELECT MAX(seq) FROM outbox_events").fetch_one(pool).await?
     });
+    let newest = newest.unwrap_or(0);
+    let resumed = headers
+        .get("last-event-id")
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.trim().parse::<i64>().ok())
+        .filter(|seen| *seen >= 0 && *seen <= newest);
+    let last = resumed.map_or(newest, |seen| seen.max(newest - LIVE_REPLAY));
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Event, std::convert::Infallible>>(256);
     tokio::spawn(async move {
-        let mut last = last.unwrap_or(0);
+        let mut last = last;
         let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(LIVE_SECS);
         while tokio::time::Instant::now() < deadline && !tx.is_closed() {
             let events = match state.store().events_after(last, 500).await {
@@ -354,7 +401,10 @@ pub async fn live(
                 };
                 let data = serde_json::to_string(&live).unwrap_or_default();
                 if tx
-                    .send(Ok(Event::default().event("fact").data(data)))
+                    .send(Ok(Event::default()
+                        .event("fact")
+                        .id(event.seq.to_string())
+                        .data(data)))
                     .await
                     .is_err()
                 {

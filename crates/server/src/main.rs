@@ -24,8 +24,9 @@ struct Cli {
 enum Command {
     /// Run the server (production mode: development sign-in off unless configured).
     Serve(RunArgs),
-    /// Run the full demo: server, demo identities and web front-ends, with readable logs.
-    Demo(RunArgs),
+    /// Run the full demo: server, demo identities and web front-ends, with readable logs, and
+    /// (once per data directory) a year of cockpit history.
+    Demo(DemoArgs),
     /// Apply database migrations and exit.
     Migrate {
         /// Only list migrations and whether each is applied.
@@ -194,6 +195,19 @@ struct RunArgs {
 }
 
 #[derive(Debug, Args)]
+struct DemoArgs {
+    #[command(flatten)]
+    run: RunArgs,
+    /// Days of generated cockpit history ending today, written once (0: none).
+    #[arg(long, default_value_t = 365, value_parser = clap::value_parser!(u32).range(0..=730))]
+    history_days: u32,
+    /// People (and so events) in that history relative to the demo's size: 1.0 is about
+    /// 120,000 people and 2.5 million events a year.
+    #[arg(long, default_value_t = 1.0)]
+    history_scale: f64,
+}
+
+#[derive(Debug, Args)]
 struct DataArgs {
     /// Directory for the SQLite database and local keys [default: ./data].
     #[arg(long)]
@@ -241,10 +255,10 @@ async fn main() -> anyhow::Result<()> {
         Command::Serve(args) => {
             args.apply(&mut config);
             init_logging(&config);
-            run(config, false).await
+            run(config, None).await
         }
         Command::Demo(args) => {
-            args.apply(&mut config);
+            args.run.apply(&mut config);
             config.auth.dev_login = true;
             if config.exchange.registry_file.is_none() {
                 config.exchange.govsim = true;
@@ -254,7 +268,12 @@ async fn main() -> anyhow::Result<()> {
                 config.log.format = LogFormat::Pretty;
             }
             init_logging(&config);
-            run(config, true).await
+            if !(args.history_scale > 0.0 && args.history_scale <= 20.0) {
+                anyhow::bail!("--history-scale must be more than 0 and at most 20");
+            }
+            let history =
+                (args.history_days > 0).then_some((args.history_days, args.history_scale));
+            run(config, Some(history)).await
         }
         Command::Migrate { status, data } => {
             data.apply(&mut config);
@@ -531,18 +550,58 @@ async fn keys(mut config: Config, command: KeysCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn run(config: Config, demo: bool) -> anyhow::Result<()> {
+/// Runs the server; `demo` is `Some` for the demo, with the days and scale of cockpit history
+/// to write if any.
+async fn run(config: Config, demo: Option<Option<(u32, f64)>>) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let address = listener.local_addr()?;
     let state = bianmin_server::build_default_state(config).await?;
+    if let Some(Some((days, scale))) = demo {
+        load_history(&state, days, scale).await?;
+    }
     tracing::info!(%address, database = state.store().backend().name(), "listening");
-    if demo {
+    if demo.is_some() {
         print_demo_banner(address);
     }
     bianmin_server::serve(listener, state, bianmin_server::shutdown_signal()).await
 }
+
+/// The demo's year of cockpit history, written once per data directory (seed fixed).
+async fn load_history(
+    state: &bianmin_server::app::AppState,
+    days: u32,
+    scale: f64,
+) -> anyhow::Result<()> {
+    let now = state.clock().now();
+    let today = (now + chrono::TimeDelta::hours(8)).date_naive();
+    let config = bianmin_insight::history::HistoryConfig {
+        seed: DEMO_HISTORY_SEED,
+        end: today,
+        days,
+        scale,
+    };
+    println!("驾驶舱 Cockpit: writing {days} days of generated history (once) …");
+    match bianmin_server::insight::load_history(state, &config, now)
+        .await
+        .map_err(|error| anyhow::anyhow!("cannot write the cockpit history: {error:?}"))?
+    {
+        Some(load) => println!(
+            "驾驶舱 Cockpit: {} events of {} people as {} cells in {:.1} s (generated and folded in {:.1} s).",
+            load.facts,
+            load.people,
+            load.cells,
+            load.fold_seconds + load.write_seconds,
+            load.fold_seconds
+        ),
+        None => println!("驾驶舱 Cockpit: the history is already there."),
+    }
+    Ok(())
+}
+
+/// The demo history's seed: the same year on every machine.
+const DEMO_HISTORY_SEED: u64 = 20_261_129;
 
 fn print_demo_banner(address: SocketAddr) {
     let base = format!("http://{address}");

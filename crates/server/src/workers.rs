@@ -25,6 +25,8 @@ const FOLLOWUP_TICK: Duration = Duration::from_secs(10);
 
 /// How often the cockpit folds new domain events into its rollups.
 const INSIGHT_TICK: Duration = Duration::from_secs(1);
+/// How often the cockpit's minute and hour cells past their retention are deleted.
+const INSIGHT_PRUNE_EVERY: Duration = Duration::from_secs(600);
 
 /// Service-use events written per transaction.
 const USAGE_BATCH: usize = 500;
@@ -83,7 +85,18 @@ pub fn spawn(state: AppState) -> Vec<JoinHandle<()>> {
     let insight = {
         let state = state.clone();
         tokio::spawn(async move {
+            let mut pruned: Option<tokio::time::Instant> = None;
             loop {
+                if pruned.is_none_or(|at| at.elapsed() >= INSIGHT_PRUNE_EVERY) {
+                    pruned = Some(tokio::time::Instant::now());
+                    match crate::insight::prune(&state, state.clock().now()).await {
+                        Ok(0) => {}
+                        Ok(deleted) => {
+                            tracing::info!(deleted, "cockpit: old minute and hour cells pruned")
+                        }
+                        Err(error) => tracing::warn!(?error, "cockpit pruning failed"),
+                    }
+                }
                 // A full batch means more is waiting: go on at once.
                 let full = match crate::insight::ingest(&state).await {
                     Ok(round) => round.read >= crate::insight::BATCH as u64,

@@ -35,6 +35,20 @@ fn service_use(subject: &str, department: &str, service: &str, latency_ms: u64) 
     )
 }
 
+/// Reads the stream until it has shown `needle`, allowing two seconds a chunk.
+async fn read_until(response: &mut reqwest::Response, needle: &str) -> String {
+    let mut seen = String::new();
+    while !seen.contains(needle) {
+        let chunk = tokio::time::timeout(std::time::Duration::from_secs(2), response.chunk())
+            .await
+            .unwrap_or_else(|_| panic!("{needle:?} within two seconds; so far: {seen}"))
+            .unwrap()
+            .expect("the stream stays open");
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    seen
+}
+
 async fn append(app: &TestApp, events: &[NewEvent]) {
     let mut tx = app.state.store().begin_write().await.unwrap();
     tx.append_events(events).await.unwrap();
@@ -301,15 +315,7 @@ async fn the_live_stream_shows_a_new_event_of_the_officers_department_within_two
         ],
     )
     .await;
-    let mut seen = String::new();
-    while !seen.contains("hpf.account") {
-        let chunk = tokio::time::timeout(std::time::Duration::from_secs(2), response.chunk())
-            .await
-            .expect("an event within two seconds")
-            .unwrap()
-            .expect("the stream stays open");
-        seen.push_str(&String::from_utf8_lossy(&chunk));
-    }
+    let seen = read_until(&mut response, "hpf.account").await;
     assert!(started.elapsed() < std::time::Duration::from_secs(2));
     assert!(seen.contains("event: fact"), "{seen}");
     assert!(
@@ -317,4 +323,164 @@ async fn the_live_stream_shows_a_new_event_of_the_officers_department_within_two
         "another department's event: {seen}"
     );
     assert!(!seen.contains("\"subject\""), "{seen}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reconnecting_live_stream_gets_what_it_missed() {
+    let app = spawn_app().await;
+    let officer = app.login("officer-hpf").await;
+    let open = |last: Option<String>| {
+        let mut request = app
+            .client
+            .get(app.url("/api/v1/cockpit/live"))
+            .bearer_auth(&officer);
+        if let Some(last) = last {
+            request = request.header("Last-Event-ID", last);
+        }
+        request.send()
+    };
+    let mut first = open(None).await.unwrap();
+    append(&app, &[service_use("m1", "hpf", "hpf.account", 30)]).await;
+    let seen = read_until(&mut first, "\n\n").await;
+    let id = seen
+        .lines()
+        .find_map(|line| line.strip_prefix("id:"))
+        .expect("each event carries its id")
+        .trim()
+        .to_owned();
+    drop(first);
+
+    // Missed while disconnected: one of ours, one of another department's.
+    append(
+        &app,
+        &[
+            service_use("m2", "traffic", "traffic.violations", 80),
+            service_use("m3", "hpf", "hpf.deposits", 31),
+        ],
+    )
+    .await;
+    let mut again = open(Some(id.clone())).await.unwrap();
+    let seen = read_until(&mut again, "hpf.deposits").await;
+    assert!(!seen.contains("traffic"), "{seen}");
+    assert!(
+        !seen.contains("hpf.account"),
+        "nothing before the last id: {seen}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_generated_history_is_loaded_once_and_totals_read_months_and_days() {
+    let app = spawn_app().await;
+    let now = chrono::Utc::now();
+    let today = (now + chrono::TimeDelta::hours(8)).date_naive();
+    let config = bianmin_insight::history::HistoryConfig {
+        seed: 7,
+        end: today,
+        days: 120,
+        scale: 0.05,
+    };
+    let load = bianmin_server::insight::load_history(&app.state, &config, now)
+        .await
+        .unwrap()
+        .expect("loaded the first time");
+    assert!(load.facts > 5_000, "{load:?}");
+    assert!(
+        bianmin_server::insight::load_history(&app.state, &config, now)
+            .await
+            .unwrap()
+            .is_none(),
+        "not twice"
+    );
+    // Live events land in the same cells as the history.
+    append(&app, &[service_use("live-1", "hpf", "hpf.account", 12)]).await;
+    catch_up(&app).await;
+
+    let city = app.login("officer-data").await;
+    let fetch = |rest: String| {
+        let app = &app;
+        let city = &city;
+        async move {
+            let response = app
+                .get_as(
+                    &format!("/api/v1/cockpit/query?metric=service_use&{rest}"),
+                    city,
+                )
+                .await;
+            assert_eq!(response.status(), 200);
+            response.json::<serde_json::Value>().await.unwrap()
+        }
+    };
+    let from = (now - chrono::TimeDelta::days(130)).format("%Y-%m-%dT%H:%M:%SZ");
+    let to = (now + chrono::TimeDelta::minutes(1)).format("%Y-%m-%dT%H:%M:%SZ");
+    let total = fetch(format!("from={from}&to={to}&granularity=total")).await;
+    assert_eq!(total["cube"], "reach");
+    let daily = fetch(format!("from={from}&to={to}&granularity=day")).await;
+    let monthly = fetch(format!("from={from}&to={to}&granularity=month")).await;
+    let sum = |answer: &serde_json::Value| {
+        answer["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|row| row["count"].as_u64().unwrap_or(0))
+            .sum::<u64>()
+    };
+    let count = total["rows"][0]["count"].as_u64().unwrap();
+    assert_eq!(monthly["suppressed"], 0, "{monthly}");
+    assert_eq!(count, sum(&monthly), "months and days add up to the months");
+    // The history's first days are small enough to be suppressed as days.
+    let suppressed = daily["suppressed"].as_u64().unwrap();
+    assert!(sum(&daily) <= count && (suppressed > 0 || sum(&daily) == count));
+    assert!(count > 4_000);
+    // People over the range from month and day sketches: at most the sum of the months' people,
+    // at least the largest month's.
+    let people = total["rows"][0]["people"].as_u64().unwrap();
+    let months: Vec<u64> = monthly["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| row["people"].as_u64().unwrap())
+        .collect();
+    assert!(months.len() >= 4, "{monthly}");
+    assert!(people <= months.iter().sum::<u64>() && people >= *months.iter().max().unwrap());
+    // By district, the same total.
+    let districts = fetch(format!(
+        "from={from}&to={to}&granularity=total&group_by=district"
+    ))
+    .await;
+    assert_eq!(districts["cube"], "district");
+    let shown: u64 = sum(&districts);
+    assert!(
+        shown <= count && shown * 100 >= count * 99,
+        "{shown} of {count}"
+    );
+
+    // Minute cells only for the last three days; pruning drops what has aged since.
+    let oldest_minute: Option<chrono::DateTime<chrono::Utc>> = on_pool!(app.db.store, pool => {
+        sqlx::query_scalar("SELECT MIN(bucket) FROM insight_cells WHERE granularity = 'minute'")
+            .fetch_one(pool)
+            .await
+            .unwrap()
+    });
+    assert!(
+        oldest_minute.unwrap() >= now - chrono::TimeDelta::days(3) - chrono::TimeDelta::minutes(1)
+    );
+    let deleted = bianmin_server::insight::prune(&app.state, now + chrono::TimeDelta::days(2))
+        .await
+        .unwrap();
+    assert!(deleted > 0);
+    let (minutes, days): (i64, i64) = on_pool!(app.db.store, pool => {
+        sqlx::query_as(
+            "SELECT CAST(SUM(CASE WHEN granularity = 'minute' AND bucket < $1 THEN 1 ELSE 0 END) AS BIGINT), \
+             CAST(SUM(CASE WHEN granularity = 'day' THEN 1 ELSE 0 END) AS BIGINT) FROM insight_cells",
+        )
+        .bind(now - chrono::TimeDelta::days(1))
+        .fetch_one(pool)
+        .await
+        .unwrap()
+    });
+    assert_eq!(
+        minutes, 0,
+        "minutes older than three days at the later clock are gone"
+    );
+    assert!(days > 0, "days are kept");
 }

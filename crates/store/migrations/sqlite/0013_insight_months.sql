@@ -1,0 +1,45 @@
+-- 管理驾驶舱 cockpit rollups, second layout (docs/insight.md): month buckets beside minute, hour
+-- and day; a fourth cube, `reach` (metric and department only); the people sketches in
+-- Apache DataSketches' compact HLL format instead of JSON; and the key ordered so that one
+-- metric's range of buckets is contiguous. Cells are derived from the outbox, so the table is
+-- rebuilt empty and the consumer starts again from the first event.
+
+DROP TABLE insight_cells;
+
+CREATE TABLE insight_cells (
+    cube            TEXT NOT NULL,
+    granularity     TEXT NOT NULL CHECK (granularity IN ('minute','hour','day','month')),
+    metric          TEXT NOT NULL,
+    bucket          TEXT NOT NULL,
+    service         TEXT NOT NULL,
+    department      TEXT NOT NULL,
+    district        TEXT NOT NULL,
+    channel         TEXT NOT NULL,
+    outcome         TEXT NOT NULL,
+    age_band        TEXT NOT NULL,
+    count           INTEGER NOT NULL,
+    timed           INTEGER NOT NULL,
+    latency_sum_ms  INTEGER NOT NULL,
+    -- Power-of-two latency histogram as a JSON array (bianmin_insight::rollup::LATENCY_BUCKETS).
+    latency         TEXT NOT NULL,
+    -- Distinct subjects (day and month cells): a DataSketches HLL sketch, lg_k 12.
+    people          BLOB,
+    PRIMARY KEY (cube, granularity, metric, bucket, service, department, district, channel, outcome, age_band)
+) WITHOUT ROWID; -- the key is the row's address: no second copy of it in a rowid table
+
+DELETE FROM outbox_consumed WHERE consumer = 'insight';
+DELETE FROM outbox_consumers WHERE name = 'insight';
+
+-- Demo history written straight into the cells (`bianmin demo`; bianmin_insight::history): one
+-- row a load, so that a restart does not add the same year twice. These cells have no events
+-- behind them in the outbox.
+CREATE TABLE insight_history (
+    seed        INTEGER PRIMARY KEY NOT NULL,
+    first_day   TEXT NOT NULL,
+    last_day    TEXT NOT NULL,
+    scale       TEXT NOT NULL,
+    facts       INTEGER NOT NULL,
+    people      INTEGER NOT NULL,
+    cells       INTEGER NOT NULL,
+    loaded_at   TEXT NOT NULL
+);
