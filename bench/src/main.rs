@@ -6,6 +6,7 @@ mod client;
 mod figure;
 mod load;
 mod report;
+mod scratch;
 mod servers;
 mod suites;
 

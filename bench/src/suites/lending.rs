@@ -35,6 +35,7 @@ use uuid::Uuid;
 
 use super::Settings;
 use crate::figure::Figures;
+use crate::scratch::ScratchDatabase;
 use crate::servers::AppServer;
 
 /// The fixed latency (ms) each agency the decision fetches from adds to every answer; the
@@ -73,7 +74,7 @@ const USER_HZ: f64 = 100.0;
 /// Runs the suite.
 pub async fn run(settings: &Settings, figures: &mut Figures) -> anyhow::Result<()> {
     eprintln!("lending: decision latency with agency latencies of 50-200 ms");
-    let database = ScratchDatabase::create(settings.database_url.as_deref()).await?;
+    let database = ScratchDatabase::create(settings.database_url.as_deref(), "lending").await?;
     let outcome = within_limit(decision_latency(&database, figures)).await;
     database.remove().await?;
     outcome?;
@@ -82,7 +83,7 @@ pub async fn run(settings: &Settings, figures: &mut Figures) -> anyhow::Result<(
         "lending: decisions per second, {} concurrent tasks, agencies without latency",
         settings.connections
     );
-    let database = ScratchDatabase::create(settings.database_url.as_deref()).await?;
+    let database = ScratchDatabase::create(settings.database_url.as_deref(), "lending").await?;
     let outcome = within_limit(decisions_per_second(&database, settings, figures)).await;
     database.remove().await?;
     outcome?;
@@ -91,7 +92,7 @@ pub async fn run(settings: &Settings, figures: &mut Figures) -> anyhow::Result<(
         "lending: nightly accrual of {} credit lines",
         settings.accrual_lines
     );
-    let database = ScratchDatabase::create(settings.database_url.as_deref()).await?;
+    let database = ScratchDatabase::create(settings.database_url.as_deref(), "lending").await?;
     let outcome = within_limit(accrual(&database, settings.accrual_lines, figures)).await;
     database.remove().await?;
     outcome
@@ -101,60 +102,6 @@ async fn within_limit(measurement: impl Future<Output = anyhow::Result<()>>) -> 
     tokio::time::timeout(PHASE_LIMIT, measurement)
         .await
         .map_err(|_| anyhow!("gave up after {} s", PHASE_LIMIT.as_secs()))?
-}
-
-/// Where one measurement's application keeps its data: a temporary SQLite file (the
-/// `AppServer`'s own data directory), or a fresh schema of the `--database-url` PostgreSQL
-/// database, dropped at the end, so a run leaves nothing behind.
-struct ScratchDatabase {
-    /// The URL the application is started with; `None` is the temporary SQLite.
-    url: Option<String>,
-    /// The PostgreSQL database and the schema created in it.
-    postgres: Option<(String, String)>,
-}
-
-impl ScratchDatabase {
-    async fn create(database_url: Option<&str>) -> anyhow::Result<ScratchDatabase> {
-        let Some(base) = database_url else {
-            return Ok(ScratchDatabase {
-                url: None,
-                postgres: None,
-            });
-        };
-        let schema = format!("bench_lending_{}", Uuid::new_v4().simple());
-        let mut connection = sqlx::PgConnection::connect(base)
-            .await
-            .context("cannot connect to --database-url")?;
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
-            .execute(&mut connection)
-            .await
-            .context("cannot create the benchmark's schema")?;
-        connection.close().await?;
-        let separator = if base.contains('?') { '&' } else { '?' };
-        Ok(ScratchDatabase {
-            url: Some(format!("{base}{separator}options=-csearch_path%3D{schema}")),
-            postgres: Some((base.to_owned(), schema)),
-        })
-    }
-
-    async fn start(
-        &self,
-        configure: impl FnOnce(&mut bianmin_server::Config),
-    ) -> anyhow::Result<AppServer> {
-        AppServer::start_with(self.url.as_deref(), configure).await
-    }
-
-    async fn remove(self) -> anyhow::Result<()> {
-        if let Some((base, schema)) = self.postgres {
-            let mut connection = sqlx::PgConnection::connect(&base).await?;
-            sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
-                .execute(&mut connection)
-                .await
-                .with_context(|| format!("cannot drop the benchmark's schema {schema}"))?;
-            connection.close().await?;
-        }
-        Ok(())
-    }
 }
 
 /// An applicant ready to be decided: registered, both consents approved, application open.

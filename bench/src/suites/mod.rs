@@ -12,6 +12,7 @@ mod assistant;
 mod crypto;
 mod exchange;
 mod http;
+mod insight;
 mod lending;
 mod services;
 
@@ -46,6 +47,11 @@ pub const SUITES: &[Suite] = &[
         name: "assistant",
         about: "智能客服 answer latency p50/p99 and asks/s over a 10,000-entry knowledge base on 1 and 2 threads, and its index build time, against the 250-entry starter",
         run: |settings, figures| Box::pin(assistant::run(settings, figures)),
+    },
+    Suite {
+        name: "insight",
+        about: "管理驾驶舱 outbox events ingested/s into the rollups against reading them, and each cockpit panel's latency over 12 months and 10,000,000 events against a plain GROUP BY",
+        run: |settings, figures| Box::pin(insight::run(settings, figures)),
     },
 ];
 

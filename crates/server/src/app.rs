@@ -78,6 +78,8 @@ struct Inner {
     lending: Arc<crate::lending::Lending>,
     /// 智能客服: the assistant built from the knowledge base, and what people ask most.
     assistant: crate::assistant::AssistantHub,
+    /// 管理驾驶舱: what queries read of closed day and month cells.
+    cockpit_cache: crate::cockpit::ClosedCache,
     metrics: PrometheusHandle,
 }
 
@@ -165,6 +167,7 @@ impl AppState {
             demo_employer_uscc: std::sync::OnceLock::new(),
             lending,
             assistant: crate::assistant::AssistantHub::default(),
+            cockpit_cache: crate::cockpit::ClosedCache::default(),
             metrics,
         }))
     }
@@ -172,6 +175,11 @@ impl AppState {
     /// 智能客服.
     pub fn assistant(&self) -> &crate::assistant::AssistantHub {
         &self.0.assistant
+    }
+
+    /// The cockpit's cache of closed cells read.
+    pub fn cockpit_cache(&self) -> &crate::cockpit::ClosedCache {
+        &self.0.cockpit_cache
     }
 
     /// 闪电贷.

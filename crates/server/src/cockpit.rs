@@ -5,6 +5,7 @@
 //! government officer held to their own department. JSON or CSV.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
@@ -204,7 +205,7 @@ pub async fn query(
         .chain(filters.iter().map(|(name, _)| *name))
         .collect();
     // A total reads whole months as month cells and the days around them as day cells.
-    let spans: Vec<(Granularity, DateTime<Utc>, DateTime<Utc>)> = if total {
+    let spans: Vec<Span> = if total {
         spans(&cover(from, to))
     } else {
         vec![(granularity, from, to)]
@@ -228,46 +229,59 @@ pub async fn query(
             ))
         }
     })?;
-    let mut rows: Vec<CellRow> = Vec::new();
-    for (granularity, start, end) in spans {
-        let mut span: Vec<CellRow> = on_pool!(state.store(), pool => {
-            sqlx::query_as(
-                "SELECT bucket, service, department, district, channel, outcome, age_band, \
-                 count, timed, latency_sum_ms, latency, people FROM insight_cells \
-                 WHERE cube = $1 AND granularity = $2 AND metric = $3 AND bucket >= $4 AND bucket < $5",
-            )
-            .bind(cube.name())
-            .bind(granularity.name())
-            .bind(metric.name())
-            .bind(start)
-            .bind(end)
-            .fetch_all(pool)
-            .await?
-        });
-        rows.append(&mut span);
-    }
-    let mut groups: BTreeMap<(Option<DateTime<Utc>>, Vec<String>), Cell> = BTreeMap::new();
-    for row in rows {
-        if filters
-            .iter()
-            .any(|(name, value)| row.dimension(name) != value)
-        {
-            continue;
-        }
-        let key = (
-            (!total).then_some(row.bucket),
-            group_by
+    // Closed buckets (ended before today) are read once per closed generation and kept; the
+    // rest is read every time.
+    let today = Granularity::Day.bucket(state.clock().now());
+    let (closed, open) = split_closed(&spans, today);
+    let fold = |groups: &mut Groups, rows: Vec<CellRow>| -> Result<(), ApiError> {
+        for row in rows {
+            if filters
                 .iter()
-                .map(|name| row.dimension(name).to_owned())
-                .collect(),
+                .any(|(name, value)| row.dimension(name) != value)
+            {
+                continue;
+            }
+            let key = (
+                (!total).then_some(row.bucket),
+                group_by
+                    .iter()
+                    .map(|name| row.dimension(name).to_owned())
+                    .collect(),
+            );
+            let cell = row.cell()?;
+            groups
+                .entry(key)
+                .or_default()
+                .merge(&cell)
+                .map_err(ApiError::internal)?;
+        }
+        Ok(())
+    };
+    let mut groups: Groups = if closed.is_empty() {
+        Groups::new()
+    } else {
+        let generation = crate::insight::closed_generation(&state).await?;
+        let key = format!(
+            "{}|{}|{total}|{group_by:?}|{filters:?}|{closed:?}",
+            cube.name(),
+            metric.name()
         );
-        let cell = row.cell()?;
-        groups
-            .entry(key)
-            .or_default()
-            .merge(&cell)
-            .map_err(ApiError::internal)?;
-    }
+        match state.cockpit_cache().get(&key, generation) {
+            Some(groups) => (*groups).clone(),
+            None => {
+                let mut groups = Groups::new();
+                fold(
+                    &mut groups,
+                    read_cells(&state, cube, metric, &closed).await?,
+                )?;
+                state
+                    .cockpit_cache()
+                    .put(key, generation, Arc::new(groups.clone()));
+                groups
+            }
+        }
+    };
+    fold(&mut groups, read_cells(&state, cube, metric, &open).await?)?;
     let mut suppressed = 0;
     let rows: Vec<Row> = groups
         .into_iter()
@@ -302,6 +316,93 @@ pub async fn query(
         return Ok(csv(&answer, &group_by));
     }
     Ok(no_store(answer))
+}
+
+/// Rows by bucket (absent for a total) and group values, each the sum of its cells.
+type Groups = BTreeMap<(Option<DateTime<Utc>>, Vec<String>), Cell>;
+
+/// A query's spans cut into those of closed buckets — day and month buckets that ended before
+/// `today` began, which change only when the closed generation does — and the rest.
+type Span = (Granularity, DateTime<Utc>, DateTime<Utc>);
+
+fn split_closed(spans: &[Span], today: DateTime<Utc>) -> (Vec<Span>, Vec<Span>) {
+    let (mut closed, mut open) = (Vec::new(), Vec::new());
+    for &(granularity, start, end) in spans {
+        let cut = match granularity {
+            Granularity::Day => today,
+            Granularity::Month => Granularity::Month.bucket(today),
+            Granularity::Minute | Granularity::Hour => start,
+        };
+        if start < cut.min(end) {
+            closed.push((granularity, start, cut.min(end)));
+        }
+        if cut.max(start) < end {
+            open.push((granularity, cut.max(start), end));
+        }
+    }
+    (closed, open)
+}
+
+/// The cells of `cube` and `metric` in `spans`.
+async fn read_cells(
+    state: &AppState,
+    cube: Cube,
+    metric: Metric,
+    spans: &[Span],
+) -> Result<Vec<CellRow>, ApiError> {
+    let mut rows: Vec<CellRow> = Vec::new();
+    for &(granularity, start, end) in spans {
+        let mut span: Vec<CellRow> = on_pool!(state.store(), pool => {
+            sqlx::query_as(
+                "SELECT bucket, service, department, district, channel, outcome, age_band, \
+                 count, timed, latency_sum_ms, latency, people FROM insight_cells \
+                 WHERE cube = $1 AND granularity = $2 AND metric = $3 AND bucket >= $4 AND bucket < $5",
+            )
+            .bind(cube.name())
+            .bind(granularity.name())
+            .bind(metric.name())
+            .bind(start)
+            .bind(end)
+            .fetch_all(pool)
+            .await?
+        });
+        rows.append(&mut span);
+    }
+    Ok(rows)
+}
+
+/// What queries read of closed buckets, by query, with the closed generation it was read at.
+#[derive(Default)]
+pub struct ClosedCache {
+    entries: std::sync::Mutex<std::collections::HashMap<String, (i64, Arc<Groups>)>>,
+}
+
+/// Queries whose closed part is kept (beyond it the cache starts over: the big screen asks a
+/// few dozen).
+const CLOSED_CACHE_ENTRIES: usize = 512;
+
+impl ClosedCache {
+    fn get(&self, key: &str, generation: i64) -> Option<Arc<Groups>> {
+        let entries = self
+            .entries
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        entries
+            .get(key)
+            .filter(|(at, _)| *at == generation)
+            .map(|(_, groups)| groups.clone())
+    }
+
+    fn put(&self, key: String, generation: i64, groups: Arc<Groups>) {
+        let mut entries = self
+            .entries
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        if entries.len() >= CLOSED_CACHE_ENTRIES {
+            entries.clear();
+        }
+        entries.insert(key, (generation, groups));
+    }
 }
 
 /// Consecutive buckets of one granularity joined into `(granularity, from, to)` spans, one query

@@ -31,12 +31,8 @@ pub const CONSUMER: &str = "insight";
 pub const BATCH: i64 = 10_000;
 /// PostgreSQL: events re-read behind the cursor each round.
 pub const REREAD: i64 = 1_000;
-/// Rows per multi-row upsert (15 parameters each) on PostgreSQL.
+/// Rows per multi-row upsert (15 parameters each).
 const UPSERT_ROWS: usize = 400;
-/// Likewise on SQLite, where sqlx looks each parameter up by name among all of a statement's, so
-/// a statement's cost grows with the square of its parameters: 20 rows (300 parameters) write
-/// twenty times faster a row than 400.
-const UPSERT_ROWS_SQLITE: usize = 20;
 
 /// What a round did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -174,11 +170,11 @@ pub async fn ingest(state: &AppState) -> Result<Round, ApiError> {
     }
     let cells = aggregator.drain();
     round.cells = cells.len() as u64;
-    write_cells(&mut tx, cells).await?;
+    let now = state.clock().now();
+    write_cells(&mut tx, cells, now).await?;
     if backend == Backend::Postgres {
         record_consumed(&mut tx, &consumed, last).await?;
     }
-    let now = state.clock().now();
     on_tx!(&mut tx, conn => {
         sqlx::query("UPDATE outbox_consumers SET last_seq = $2, updated_at = $3 WHERE name = $1")
             .bind(CONSUMER)
@@ -271,8 +267,44 @@ fn stored_order(key: &CellKey) -> (&str, &str, &str, DateTime<Utc>, &str, &str, 
     )
 }
 
-/// Merges `cells` into the stored ones and writes them back.
-async fn write_cells(tx: &mut Tx, cells: Vec<(CellKey, Cell)>) -> Result<(), ApiError> {
+/// How close to the end of the day a write counts as touching a closed bucket: longer than any
+/// write transaction lasts, so a query that caches a bucket just after midnight cannot miss a
+/// write that committed just after it.
+const CLOSING_MARGIN: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
+
+/// Whether a cell of `granularity` starting at `bucket` had ended before the China day of `at`
+/// began (only day and month cells are ever closed).
+pub fn closed(granularity: Granularity, bucket: DateTime<Utc>, at: DateTime<Utc>) -> bool {
+    matches!(granularity, Granularity::Day | Granularity::Month)
+        && granularity.next(bucket) <= Granularity::Day.bucket(at)
+}
+
+/// The generation of the closed cells: it changes whenever one of them is written.
+pub async fn closed_generation(state: &AppState) -> Result<i64, ApiError> {
+    Ok(on_pool!(state.store(), pool => {
+        sqlx::query_scalar("SELECT closed FROM insight_generation WHERE id = 1")
+            .fetch_one(pool)
+            .await?
+    }))
+}
+
+/// Merges `cells` into the stored ones and writes them back; if any of them is closed at `now`
+/// (or within [`CLOSING_MARGIN`] of it), bumps the closed generation in the same transaction.
+async fn write_cells(
+    tx: &mut Tx,
+    cells: Vec<(CellKey, Cell)>,
+    now: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    if cells
+        .iter()
+        .any(|(key, _)| closed(key.granularity, key.bucket, now + CLOSING_MARGIN))
+    {
+        on_tx!(&mut *tx, conn => {
+            sqlx::query("UPDATE insight_generation SET closed = closed + 1 WHERE id = 1")
+                .execute(&mut *conn)
+                .await?;
+        });
+    }
     let mut by_series: HashMap<Series, (DateTime<Utc>, DateTime<Utc>)> = HashMap::new();
     for (key, _) in &cells {
         let range = by_series
@@ -323,11 +355,11 @@ async fn write_cells(tx: &mut Tx, cells: Vec<(CellKey, Cell)>) -> Result<(), Api
     // In key order: the rows then land next to each other in the table's B-tree instead of
     // all over it (a year of history is 200,000 rows).
     merged.sort_unstable_by(|(left, _), (right, _)| stored_order(left).cmp(&stored_order(right)));
-    let rows = match tx {
-        Tx::Sqlite(_) => UPSERT_ROWS_SQLITE,
-        Tx::Postgres(_) => UPSERT_ROWS,
-    };
-    for chunk in merged.chunks(rows) {
+    // SQLite gets anonymous `?` parameters: sqlx asks SQLite for each parameter's name, which
+    // is a scan of the statement's named ones, so with `$N` a statement's cost grows with the
+    // square of its parameters (400 rows of `$N` wrote 5× slower a row than 20).
+    let sqlite = matches!(tx, Tx::Sqlite(_));
+    for chunk in merged.chunks(UPSERT_ROWS) {
         let mut sql = String::from(
             "INSERT INTO insight_cells (cube, granularity, bucket, metric, service, department, \
              district, channel, outcome, age_band, count, timed, latency_sum_ms, latency, people) VALUES ",
@@ -341,7 +373,11 @@ async fn write_cells(tx: &mut Tx, cells: Vec<(CellKey, Cell)>) -> Result<(), Api
                 if column > 0 {
                     sql.push(',');
                 }
-                sql.push_str(&format!("${}", index * 15 + column + 1));
+                if sqlite {
+                    sql.push('?');
+                } else {
+                    sql.push_str(&format!("${}", index * 15 + column + 1));
+                }
             }
             sql.push(')');
         }
@@ -453,7 +489,7 @@ pub async fn load_history(
     let started = std::time::Instant::now();
     let written = cells.len() as u64;
     let mut tx = state.store().begin_write().await?;
-    write_cells(&mut tx, cells).await?;
+    write_cells(&mut tx, cells, now).await?;
     let first = config.end - chrono::Days::new(u64::from(config.days.saturating_sub(1)));
     on_tx!(&mut tx, conn => {
         sqlx::query(

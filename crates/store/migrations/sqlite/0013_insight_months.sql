@@ -43,3 +43,12 @@ CREATE TABLE insight_history (
     cells       INTEGER NOT NULL,
     loaded_at   TEXT NOT NULL
 );
+
+-- Bumped in any transaction that writes a day or month cell that is already closed (ended
+-- before the current China day, give or take five minutes): a query may keep what it read of
+-- closed buckets for as long as this number stands (server/src/cockpit.rs).
+CREATE TABLE insight_generation (
+    id      INTEGER PRIMARY KEY CHECK (id = 1),
+    closed  BIGINT NOT NULL
+);
+INSERT INTO insight_generation (id, closed) VALUES (1, 0);
