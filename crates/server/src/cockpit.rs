@@ -321,10 +321,11 @@ pub async fn query(
 /// Rows by bucket (absent for a total) and group values, each the sum of its cells.
 type Groups = BTreeMap<(Option<DateTime<Utc>>, Vec<String>), Cell>;
 
-/// A query's spans cut into those of closed buckets — day and month buckets that ended before
-/// `today` began, which change only when the closed generation does — and the rest.
+/// Buckets of one granularity from a start to an end (exclusive).
 type Span = (Granularity, DateTime<Utc>, DateTime<Utc>);
 
+/// A query's spans cut into those of closed buckets — day and month buckets that ended before
+/// `today` began, which change only when the closed generation does — and the rest.
 fn split_closed(spans: &[Span], today: DateTime<Utc>) -> (Vec<Span>, Vec<Span>) {
     let (mut closed, mut open) = (Vec::new(), Vec::new());
     for &(granularity, start, end) in spans {
