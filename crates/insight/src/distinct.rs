@@ -76,7 +76,7 @@ impl Distinct {
     }
 
     /// Adds every subject of `other`.
-    pub fn merge(&mut self, other: &Distinct) -> Result<(), InsightError> {
+    pub fn merge(&mut self, other: &Distinct) {
         match &other.0 {
             Inner::Sketch(sketch) => self.union().update(sketch),
             Inner::Union(union) => {
@@ -84,7 +84,6 @@ impl Distinct {
                 self.union().update(&sketch);
             }
         }
-        Ok(())
     }
 
     /// Adds every subject of a stored sketch without building a [`Distinct`] of it first.
@@ -161,7 +160,7 @@ mod tests {
         for n in 40_000..120_000 {
             right.insert(&subject(n));
         }
-        left.merge(&right).unwrap();
+        left.merge(&right);
         let estimate = left.count() as f64;
         assert!(
             (estimate - 120_000.0).abs() / 120_000.0 < 0.03,

@@ -24,7 +24,6 @@ use rustc_hash::FxHashMap as HashMap;
 
 use chrono::{DateTime, Datelike, Months, NaiveTime, TimeDelta, Utc};
 
-use crate::InsightError;
 use crate::distinct::{Coupon, Distinct, coupon};
 use crate::fact::{Fact, Metric};
 
@@ -270,7 +269,7 @@ impl Cell {
     }
 
     /// Adds `other` into this cell.
-    pub fn merge(&mut self, other: &Cell) -> Result<(), InsightError> {
+    pub fn merge(&mut self, other: &Cell) {
         self.count += other.count;
         self.timed += other.timed;
         self.latency_sum_ms += other.latency_sum_ms;
@@ -279,11 +278,10 @@ impl Cell {
         }
         if let Some(people) = &other.people {
             match &mut self.people {
-                Some(mine) => mine.merge(people)?,
+                Some(mine) => mine.merge(people),
                 None => self.people = Some(people.clone()),
             }
         }
-        Ok(())
     }
 
     /// The latency at `quantile` (0–1), as the upper edge of its histogram bucket, in ms;
@@ -610,8 +608,8 @@ mod tests {
             .unwrap();
         assert_eq!(month.people.clone().unwrap().count(), 3);
         let mut sum = Cell::default();
-        sum.merge(day).unwrap();
-        sum.merge(day).unwrap();
+        sum.merge(day);
+        sum.merge(day);
         assert_eq!(sum.count, 8);
         assert_eq!(
             sum.people.unwrap().count(),

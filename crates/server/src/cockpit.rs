@@ -249,11 +249,7 @@ pub async fn query(
                     .collect(),
             );
             let cell = row.cell()?;
-            groups
-                .entry(key)
-                .or_default()
-                .merge(&cell)
-                .map_err(ApiError::internal)?;
+            groups.entry(key).or_default().merge(&cell);
         }
         Ok(())
     };

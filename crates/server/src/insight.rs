@@ -346,7 +346,7 @@ async fn write_cells(
             // Stored cells in the range that this round did not touch stay as they are.
             if let Some(cell) = fresh.remove(&key) {
                 let mut total = row.cell()?;
-                total.merge(&cell).map_err(ApiError::internal)?;
+                total.merge(&cell);
                 merged.push((key, total));
             }
         }
