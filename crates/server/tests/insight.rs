@@ -473,7 +473,8 @@ async fn a_generated_history_is_loaded_once_and_totals_read_months_and_days() {
             "SELECT CAST(SUM(CASE WHEN granularity = 'minute' AND bucket < $1 THEN 1 ELSE 0 END) AS BIGINT), \
              CAST(SUM(CASE WHEN granularity = 'day' THEN 1 ELSE 0 END) AS BIGINT) FROM insight_cells",
         )
-        .bind(now - chrono::TimeDelta::days(1))
+        // The oldest kept minute at the later clock: the one holding (now + 2 days) − 3 days.
+        .bind(Granularity::Minute.bucket(now - chrono::TimeDelta::days(1)))
         .fetch_one(pool)
         .await
         .unwrap()
