@@ -11,6 +11,7 @@
 //! | [`Sm4Gcm`] | SM4 block cipher (GB/T 32907-2016) in GCM (GB/T 36624-2018, NIST SP 800-38D), as `SM4-GCM` of RFC 8998 |
 //! | [`Sm2SigningKey::sign`], [`Sm2VerifyingKey::verify`] | SM2 signature with SM3 and `Z_A`, GB/T 32918.2-2016; default user id of GB/T 35276-2017 |
 //! | [`sm2_encrypt`], [`sm2_decrypt`] | SM2 public-key encryption, GB/T 32918.4-2016, `C1 \|\| C3 \|\| C2` as GM/T 0009-2012 orders it |
+//! | [`Sm2Ephemeral`] | ephemeral Diffie-Hellman on the SM2 curve, keys by HKDF (RFC 5869) with HMAC-SM3; authenticated by the caller's SM2 signatures |
 //! | [`random_bytes`] | the operating system's CSPRNG (`getrandom`) |
 //!
 //! All SM2 operations use the recommended curve of GB/T 32918.5-2017.
@@ -94,6 +95,7 @@
 #![warn(missing_docs)]
 
 mod blind_index;
+mod ecdh;
 mod envelope;
 mod error;
 mod hash;
@@ -104,6 +106,7 @@ mod sm4fast;
 mod sm4gcm;
 
 pub use self::blind_index::{BLIND_INDEX_KEY_LEN, BLIND_INDEX_LEN, BlindIndexer};
+pub use self::ecdh::{SM2_ECDH_MAX_OKM, Sm2Ephemeral};
 pub use self::envelope::{
     DataKey, FieldAad, SEALED_FIELD_OVERHEAD, open_field, open_str, seal_field, seal_str,
 };

@@ -168,6 +168,14 @@ pub struct Sm2VerifyingKey {
 }
 
 impl Sm2VerifyingKey {
+    pub(crate) fn from_public(public: PublicKey) -> Self {
+        Self { public }
+    }
+
+    pub(crate) fn as_public(&self) -> &PublicKey {
+        &self.public
+    }
+
     /// Parses a SEC1 / GB/T 32918.1 encoded point: 65 bytes uncompressed
     /// (`04 || x || y`) or 33 bytes compressed (`02|03 || x`).
     ///

@@ -34,6 +34,10 @@ pub enum ExchangeError {
     /// The `(client, nonce)` pair was seen in the last 600 seconds.
     #[error("the nonce was already used")]
     Replay,
+    /// The provider holds no live session of this client by that id (expired, used up,
+    /// forgotten on a restart, or never made): the client makes a new one and resends.
+    #[error("the provider holds no such session")]
+    SessionUnknown,
     /// A personal-data service (or a request naming a subject) without a consent.
     #[error("a consent is required for this request")]
     ConsentMissing,
@@ -87,6 +91,7 @@ impl ExchangeError {
             ExchangeError::BadSignature => "exchange.bad_signature",
             ExchangeError::StaleTimestamp => "exchange.stale_timestamp",
             ExchangeError::Replay => "exchange.replay",
+            ExchangeError::SessionUnknown => "exchange.session_unknown",
             ExchangeError::ConsentMissing => "exchange.consent_missing",
             ExchangeError::ConsentInvalid(_) => "exchange.consent_invalid",
             ExchangeError::Malformed(_) => "exchange.malformed",
@@ -112,7 +117,8 @@ impl ExchangeError {
             ExchangeError::UnknownClient
             | ExchangeError::BadSignature
             | ExchangeError::StaleTimestamp
-            | ExchangeError::Replay => 401,
+            | ExchangeError::Replay
+            | ExchangeError::SessionUnknown => 401,
             ExchangeError::AccessDenied
             | ExchangeError::ConsentMissing
             | ExchangeError::ConsentInvalid(_) => 403,
@@ -140,6 +146,7 @@ impl ExchangeError {
             "exchange.bad_signature" => ExchangeError::BadSignature,
             "exchange.stale_timestamp" => ExchangeError::StaleTimestamp,
             "exchange.replay" => ExchangeError::Replay,
+            "exchange.session_unknown" => ExchangeError::SessionUnknown,
             "exchange.access_denied" => ExchangeError::AccessDenied,
             "exchange.consent_missing" => ExchangeError::ConsentMissing,
             "exchange.consent_invalid" => ExchangeError::ConsentInvalid(detail.to_string()),
@@ -160,6 +167,7 @@ impl ExchangeError {
             ExchangeError::BadSignature => "签名验证失败".to_string(),
             ExchangeError::StaleTimestamp => "时间戳与服务方时钟相差超过 300 秒".to_string(),
             ExchangeError::Replay => "随机数已被使用（疑似重放）".to_string(),
+            ExchangeError::SessionUnknown => "会话不存在或已过期，请重新建立会话".to_string(),
             ExchangeError::AccessDenied => "调用方无权访问该服务".to_string(),
             ExchangeError::ConsentMissing => "该服务涉及个人信息，须携带授权".to_string(),
             ExchangeError::UnknownService => "服务方无此服务".to_string(),
@@ -232,6 +240,7 @@ mod tests {
             ExchangeError::BadSignature,
             ExchangeError::StaleTimestamp,
             ExchangeError::Replay,
+            ExchangeError::SessionUnknown,
             ExchangeError::AccessDenied,
             ExchangeError::ConsentMissing,
             ExchangeError::ConsentInvalid("已过期".into()),

@@ -8,6 +8,7 @@
 //! | [`Registry`], [`Subsystem`], [`ServiceDef`] | the federation's global configuration and access rights (§2) |
 //! | [`MemberKeys`] | a subsystem's own SM2 signing and encryption keys |
 //! | [`ConsentArtefact`], [`SignedConsent`] | the citizen's consent, signed by the platform (§6) |
+//! | [`Session`] | keys agreed once per client and provider, then HMAC-SM3 and SM4-GCM per message (§5a) |
 //! | [`wire`] | header names, signing strings (§5), the encrypted payload (§4), the problem body (§7) |
 //! | [`Provider`], [`provider_router`], [`ServiceHandler`] | the serving side: every check, then the handler, then a signed answer |
 //! | [`ExchangeClient`], [`ClientConfig`] | the calling side: local checks, timeouts, retries, breaker, concurrency limit, cache (§9) |
@@ -53,6 +54,7 @@ mod log;
 mod nonce;
 mod provider;
 mod registry;
+mod session;
 pub mod wire;
 
 /// Re-exported so implementors of [`ServiceHandler`], [`NonceStore`] and [`MessageLog`] need no
@@ -74,3 +76,8 @@ pub use self::provider::{
     AcceptedRequest, PROVIDER_ROUTE, Provider, ServiceHandler, provider_router, providers_router,
 };
 pub use self::registry::{Registry, RegistryBuilder, ServiceDef, Subsystem, is_credit_kind};
+pub use self::session::{
+    MAX_SESSIONS_PER_PROVIDER, SESSION_ENCRYPTION_ALG, SESSION_LIFETIME_SECS, SESSION_MAX_MESSAGES,
+    SESSION_RENEW_MARGIN_SECS, SESSION_SERVICE_CODE, Session, SessionGrant, SessionHello,
+    SessionPayload, session_service,
+};

@@ -17,14 +17,16 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::log::{LogRecord, LogSide, MemoryMessageLog, MessageLog};
+use crate::session::{SESSION_SERVICE_CODE, SessionTable};
 use crate::wire::{
     self, BODY_CONSENT, BODY_SUBJECT, CONTENT_TYPE_ENCRYPTED, CONTENT_TYPE_JSON,
-    CONTENT_TYPE_PROBLEM, HEADER_CLIENT, HEADER_CONSENT, HEADER_MESSAGE_ID, HEADER_NONCE,
-    HEADER_SERVICE, HEADER_SIGNATURE, HEADER_TIMESTAMP, Problem, RequestToSign, ResponseToSign,
+    CONTENT_TYPE_PROBLEM, HEADER_CLIENT, HEADER_CONSENT, HEADER_MAC, HEADER_MESSAGE_ID,
+    HEADER_NONCE, HEADER_SERVICE, HEADER_SESSION, HEADER_SIGNATURE, HEADER_TIMESTAMP, Problem,
+    RequestToSign, ResponseToSign,
 };
 use crate::{
     ClientId, ConsentArtefact, ExchangeError, MemberKeys, NonceStore, Registry, ServiceDef,
-    ServiceFailure, ServiceId, SignedConsent,
+    ServiceFailure, ServiceId, Session, SessionHello, SignedConsent,
 };
 
 /// The route every provider serves (§3).
@@ -57,7 +59,8 @@ pub trait ServiceHandler: Send + Sync {
 }
 
 /// One serving subsystem: its keys, the registry it trusts, the platform whose consents it
-/// accepts, its replay window, clock and message log.
+/// accepts, its replay window, clock, message log, and the sessions it has granted (§5a; held
+/// in memory, so a restart forgets them and clients make new ones).
 pub struct Provider {
     registry: Arc<Registry>,
     keys: Arc<MemberKeys>,
@@ -65,6 +68,14 @@ pub struct Provider {
     nonces: Arc<dyn NonceStore>,
     clock: SharedClock,
     log: Arc<dyn MessageLog>,
+    sessions: SessionTable,
+}
+
+/// What an accepted request asks for: a service, or a session (§5a).
+enum Accepted {
+    Service(Box<AcceptedRequest>),
+    /// The body of the granted session's answer.
+    Session(Vec<u8>),
 }
 
 impl std::fmt::Debug for Provider {
@@ -95,6 +106,7 @@ impl Provider {
             nonces,
             clock,
             log: Arc::new(MemoryMessageLog::new()),
+            sessions: SessionTable::default(),
         }
     }
 
@@ -121,7 +133,7 @@ impl Provider {
         query: Option<&str>,
         headers: &HeaderMap,
         body: &[u8],
-    ) -> Result<AcceptedRequest, ExchangeError> {
+    ) -> Result<Accepted, ExchangeError> {
         let request = RequestHeaders::parse(headers, seen)?;
         if request.service.path() != path.protocol_path() {
             return Err(ExchangeError::Malformed(
@@ -131,7 +143,10 @@ impl Provider {
         if &request.service.provider != self.id() {
             return Err(ExchangeError::UnknownService);
         }
-        let now = self.authenticate(&request, path, query, body).await?;
+        let now = self.authenticate(&request, seen, path, query, body).await?;
+        if request.service.code == SESSION_SERVICE_CODE {
+            return self.grant_session(&request, seen, headers, body, now);
+        }
 
         // Authorisation: the service exists here, and the client may call it.
         let def = self
@@ -147,7 +162,13 @@ impl Provider {
 
         // The body, then the consent inside it: the platform's, for this client, service and
         // time, naming the subject the body names.
-        let opened = self.open_body(headers, def, &request.message_id, body)?;
+        let opened = self.open_body(
+            headers,
+            def,
+            seen.session.as_deref(),
+            &request.message_id,
+            body,
+        )?;
         let consent = match (request.consent_id, opened.consent) {
             (None, None) => None,
             (Some(_), None) => return Err(ExchangeError::ConsentMissing),
@@ -176,21 +197,59 @@ impl Provider {
             (None, Some(_)) => return Err(ExchangeError::ConsentMissing),
             (None, None) => {}
         }
-        Ok(AcceptedRequest {
+        Ok(Accepted::Service(Box::new(AcceptedRequest {
             client: request.client,
             service: def.clone(),
             message_id: request.message_id,
             consent,
             subject: opened.subject,
             body: Value::Object(opened.rest),
-        })
+        })))
     }
 
-    /// The client is registered, signed this very request, recently, and never sent its nonce
-    /// before. Returns the provider's time of the check.
+    /// The handshake (§5a): a signed request of a client with an access right to at least one
+    /// service here, carrying nothing but its ephemeral key, is granted a session.
+    fn grant_session(
+        &self,
+        request: &RequestHeaders<'_>,
+        seen: &Seen,
+        headers: &HeaderMap,
+        body: &[u8],
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Accepted, ExchangeError> {
+        if request.service.version != "v1" {
+            return Err(ExchangeError::UnknownService);
+        }
+        if seen.session.is_some() {
+            return Err(ExchangeError::Malformed(
+                "建立会话的请求须以 SM2 签名".to_string(),
+            ));
+        }
+        if !self.registry.may_call_any(&request.client, self.id()) {
+            return Err(ExchangeError::AccessDenied);
+        }
+        if request.consent_id.is_some()
+            || wire::media_type(headers).as_deref() != Some(CONTENT_TYPE_JSON)
+        {
+            return Err(ExchangeError::Malformed(
+                "建立会话的请求体应为不含授权的 JSON".to_string(),
+            ));
+        }
+        let hello: SessionHello = serde_json::from_slice(body)
+            .map_err(|_| ExchangeError::Malformed("建立会话的请求体格式错误".to_string()))?;
+        let (session, grant) = Session::grant(&request.client, self.id(), &hello, now)?;
+        self.sessions.insert(session, now);
+        let body = serde_json::to_vec(&grant).map_err(|_| ExchangeError::Unavailable)?;
+        Ok(Accepted::Session(body))
+    }
+
+    /// The client is registered, signed this very request (or sent it in a session it holds,
+    /// with its MAC), recently, and never sent its nonce before. Returns the provider's time of
+    /// the check; a request's session goes into `seen`, for the response.
     async fn authenticate(
         &self,
         request: &RequestHeaders<'_>,
+        seen: &mut Seen,
         path: &PathParts,
         query: Option<&str>,
         body: &[u8],
@@ -212,15 +271,26 @@ impl Provider {
             body,
         }
         .signing_string();
-        subsystem
-            .sign_key
-            .verify(
-                request.client_text,
-                signing_string.as_bytes(),
-                &request.signature,
-            )
-            .map_err(|_| ExchangeError::BadSignature)?;
         let now = self.clock.now();
+        match &request.auth {
+            RequestAuth::Signature(signature) => subsystem
+                .sign_key
+                .verify(request.client_text, signing_string.as_bytes(), signature)
+                .map_err(|_| ExchangeError::BadSignature)?,
+            RequestAuth::Session { id, mac } => {
+                let session = self
+                    .sessions
+                    .find(id, &request.client, now)
+                    .ok_or(ExchangeError::SessionUnknown)?;
+                if !session.verify_request_mac(&signing_string, mac) {
+                    return Err(ExchangeError::BadSignature);
+                }
+                if !session.count_request() {
+                    return Err(ExchangeError::SessionUnknown);
+                }
+                seen.session = Some(session);
+            }
+        }
         if !wire::is_fresh(request.timestamp, now) {
             return Err(ExchangeError::StaleTimestamp);
         }
@@ -256,22 +326,16 @@ impl Provider {
         &self,
         headers: &HeaderMap,
         service: &ServiceDef,
+        session: Option<&Session>,
         message_id: &Uuid,
         body: &[u8],
     ) -> Result<OpenedBody, ExchangeError> {
-        let content_type = headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(|v| {
-                v.split(';')
-                    .next()
-                    .unwrap_or("")
-                    .trim()
-                    .to_ascii_lowercase()
-            });
-        let (plaintext, encrypted) = match content_type.as_deref() {
+        let (plaintext, encrypted) = match wire::media_type(headers).as_deref() {
             Some(CONTENT_TYPE_ENCRYPTED) => (
-                wire::decrypt_payload(&self.keys.enc, message_id, &service.id, body)?,
+                match session {
+                    Some(session) => session.open_request(message_id, &service.id, body)?,
+                    None => wire::decrypt_payload(&self.keys.enc, message_id, &service.id, body)?,
+                },
                 true,
             ),
             Some(CONTENT_TYPE_JSON) if service.personal_data => {
@@ -323,6 +387,7 @@ impl Provider {
     fn seal_result(
         &self,
         request: &AcceptedRequest,
+        session: Option<&Session>,
         value: &Value,
     ) -> Result<(&'static str, Vec<u8>), ExchangeError> {
         if !value.is_object() {
@@ -332,6 +397,11 @@ impl Provider {
         let plaintext = serde_json::to_vec(value).map_err(|_| ExchangeError::Unavailable)?;
         if !request.service.personal_data && request.subject.is_none() {
             return Ok((CONTENT_TYPE_JSON, plaintext));
+        }
+        if let Some(session) = session {
+            let sealed =
+                session.seal_response(&request.message_id, &request.service.id, &plaintext)?;
+            return Ok((CONTENT_TYPE_ENCRYPTED, sealed));
         }
         let client = self
             .registry
@@ -346,7 +416,8 @@ impl Provider {
         Ok((CONTENT_TYPE_ENCRYPTED, sealed))
     }
 
-    /// Builds the signed response.
+    /// Builds the signed response: MACed in the request's session once it is known, SM2-signed
+    /// otherwise.
     fn respond(
         &self,
         seen: &Seen,
@@ -365,17 +436,18 @@ impl Provider {
             .map_or_else(|| "-".to_string(), ToString::to_string);
         let timestamp = wire::format_timestamp(self.clock.now());
         let nonce = wire::new_nonce();
-        let signature = wire::sign_response(
-            &self.keys,
-            &ResponseToSign {
-                status: status.as_u16(),
-                message_id: &message_id,
-                service: &service,
-                timestamp: &timestamp,
-                nonce: &nonce,
-                body: &body,
-            },
-        );
+        let signed = ResponseToSign {
+            status: status.as_u16(),
+            message_id: &message_id,
+            service: &service,
+            timestamp: &timestamp,
+            nonce: &nonce,
+            body: &body,
+        };
+        let (proof_header, proof) = match &seen.session {
+            Some(session) => (HEADER_MAC, session.response_mac(&signed.signing_string())),
+            None => (HEADER_SIGNATURE, wire::sign_response(&self.keys, &signed)),
+        };
         let mut response = (status, body).into_response();
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
@@ -383,7 +455,7 @@ impl Provider {
             (HEADER_MESSAGE_ID, message_id),
             (HEADER_TIMESTAMP, timestamp),
             (HEADER_NONCE, nonce),
-            (HEADER_SIGNATURE, signature),
+            (proof_header, proof),
         ] {
             // Infallible: UUIDs, RFC 3339 timestamps, hex and base64 are visible ASCII.
             if let Ok(value) = HeaderValue::from_str(&value) {
@@ -408,10 +480,11 @@ impl Provider {
             .accept(&mut seen, path, uri.query(), headers, body)
             .await
         {
-            Ok(request) => match handler.handle(&request).await {
-                Ok(value) => self.seal_result(&request, &value),
+            Ok(Accepted::Service(request)) => match handler.handle(&request).await {
+                Ok(value) => self.seal_result(&request, seen.session.as_deref(), &value),
                 Err(failure) => Err(failure.into()),
             },
+            Ok(Accepted::Session(grant)) => Ok((CONTENT_TYPE_JSON, grant)),
             Err(rejection) => Err(rejection),
         };
         let (status, content_type, response_body, outcome_code) = match outcome {
@@ -468,7 +541,13 @@ struct RequestHeaders<'a> {
     timestamp_text: &'a str,
     nonce: &'a str,
     consent_id: Option<Uuid>,
-    signature: Vec<u8>,
+    auth: RequestAuth<'a>,
+}
+
+/// How a request proves its sender: an SM2 signature (§5), or a session and its MAC (§5a).
+enum RequestAuth<'a> {
+    Signature(Vec<u8>),
+    Session { id: Uuid, mac: &'a str },
 }
 
 impl<'a> RequestHeaders<'a> {
@@ -511,7 +590,20 @@ impl<'a> RequestHeaders<'a> {
                 "随机数应为 32 位十六进制".to_string(),
             ));
         }
-        let signature = wire::decode_signature(text(HEADER_SIGNATURE)?)?;
+        let auth = match (headers.get(HEADER_SESSION), headers.get(HEADER_SIGNATURE)) {
+            (Some(_), Some(_)) => {
+                return Err(ExchangeError::Malformed(
+                    "会话请求不应同时携带签名".to_string(),
+                ));
+            }
+            (Some(session), None) => RequestAuth::Session {
+                id: session.to_str().ok().and_then(uuid).ok_or_else(|| {
+                    ExchangeError::Malformed("X-Exchange-Session 应为会话标识 UUID".to_string())
+                })?,
+                mac: text(HEADER_MAC)?,
+            },
+            (None, _) => RequestAuth::Signature(wire::decode_signature(text(HEADER_SIGNATURE)?)?),
+        };
         Ok(RequestHeaders {
             client,
             client_text,
@@ -523,7 +615,7 @@ impl<'a> RequestHeaders<'a> {
             timestamp_text,
             nonce,
             consent_id,
-            signature,
+            auth,
         })
     }
 }
@@ -545,6 +637,8 @@ struct Seen {
     client: Option<ClientId>,
     service: Option<ServiceId>,
     consent_id: Option<Uuid>,
+    /// The session the request came in, once its MAC verified: the response is MACed in it.
+    session: Option<Arc<Session>>,
 }
 
 /// The four path segments after `/exchange/v1/`.

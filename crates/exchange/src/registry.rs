@@ -291,6 +291,15 @@ impl Registry {
         self.access.contains(&(client.clone(), service.clone()))
     }
 
+    /// Whether the access-rights table lists `client` for at least one service of `provider`:
+    /// who may open an exchange session with it (§5a).
+    #[must_use]
+    pub fn may_call_any(&self, client: &ClientId, provider: &ClientId) -> bool {
+        self.access
+            .iter()
+            .any(|(caller, service)| caller == client && &service.provider == provider)
+    }
+
     /// Every listed service, ordered by identifier.
     pub fn services(&self) -> impl Iterator<Item = &ServiceDef> {
         self.services.values()

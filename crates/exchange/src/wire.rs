@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 use zeroize::Zeroizing;
 
-use crate::{ClientId, ExchangeError, MemberKeys, ServiceId, SignedConsent};
+use crate::{ClientId, ExchangeError, MemberKeys, ServiceId, Session, SignedConsent};
 
 /// `X-Exchange-Client`: the client identifier.
 pub const HEADER_CLIENT: &str = "x-exchange-client";
@@ -33,6 +33,11 @@ pub const HEADER_NONCE: &str = "x-exchange-nonce";
 pub const HEADER_CONSENT: &str = "x-exchange-consent";
 /// `X-Exchange-Signature`: base64 of the SM2 signature.
 pub const HEADER_SIGNATURE: &str = "x-exchange-signature";
+/// `X-Exchange-Session`: the session a message is sent in (§5a), instead of a signature.
+pub const HEADER_SESSION: &str = "x-exchange-session";
+/// `X-Exchange-Mac`: base64 of the HMAC-SM3 of the signing string under the session's key
+/// for the message's direction (§5a).
+pub const HEADER_MAC: &str = "x-exchange-mac";
 
 /// Content type of a plain JSON body.
 pub const CONTENT_TYPE_JSON: &str = "application/json";
@@ -97,6 +102,20 @@ pub fn new_nonce() -> String {
 #[must_use]
 pub fn is_valid_nonce(nonce: &str) -> bool {
     nonce.len() == 32 && nonce.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// The media type of a message's `Content-Type`, lower case, without parameters.
+pub(crate) fn media_type(headers: &axum::http::HeaderMap) -> Option<String> {
+    headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
 }
 
 /// Lower-case hex SM3 of `bytes`.
@@ -227,7 +246,7 @@ pub struct EncryptedPayload {
 }
 
 /// The additional data bound into every payload: `message id "\n" service id`.
-fn payload_aad(message_id: &Uuid, service: &ServiceId) -> Vec<u8> {
+pub(crate) fn payload_aad(message_id: &Uuid, service: &ServiceId) -> Vec<u8> {
     format!("{}\n{}", message_id.hyphenated(), service).into_bytes()
 }
 
@@ -353,33 +372,13 @@ impl PreparedRequest {
         body: &serde_json::Value,
         encrypt_to: Option<&Sm2VerifyingKey>,
     ) -> Result<PreparedRequest, ExchangeError> {
-        let serde_json::Value::Object(object) = body else {
-            return Err(ExchangeError::Malformed("请求体应为 JSON 对象".to_string()));
-        };
-        if object.contains_key(BODY_CONSENT) {
-            return Err(ExchangeError::Malformed(
-                "consent 只能通过授权参数给出".to_string(),
-            ));
-        }
-        let mut object = object.clone();
-        if let Some(consent) = consent {
-            object.insert(
-                BODY_CONSENT.to_string(),
-                serde_json::Value::String(consent.header.clone()),
-            );
-        }
-        let plaintext =
-            serde_json::to_vec(&object).map_err(|e| ExchangeError::Malformed(e.to_string()))?;
+        let (plaintext, personal) = plaintext_with_consent(consent, body)?;
         let (content_type, body) = match encrypt_to {
             Some(recipient) => (
                 CONTENT_TYPE_ENCRYPTED,
                 encrypt_payload(recipient, &message_id, service, &plaintext)?,
             ),
-            None if consent.is_some() || object.contains_key(BODY_SUBJECT) => {
-                return Err(ExchangeError::Malformed(
-                    "授权与主体只能加密传输".to_string(),
-                ));
-            }
+            None if personal => return Err(in_clear()),
             None => (CONTENT_TYPE_JSON, plaintext),
         };
         Ok(PreparedRequest {
@@ -391,16 +390,43 @@ impl PreparedRequest {
         })
     }
 
-    /// The protocol headers of one attempt at `now`, signed by `keys`: client, service,
-    /// message id, timestamp, a fresh nonce, the consent if any, the signature, and the
-    /// content type.
-    #[must_use]
-    pub fn signed_headers(
-        &self,
-        keys: &MemberKeys,
-        now: DateTime<Utc>,
-    ) -> Vec<(&'static str, String)> {
-        let client = keys.id.to_string();
+    /// As [`new`](Self::new) for a request sent in `session` (§5a): when `seal` is set, the
+    /// body is encrypted under the session's key to the provider.
+    ///
+    /// # Errors
+    ///
+    /// As [`new`](Self::new).
+    pub fn in_session(
+        service: &ServiceId,
+        message_id: Uuid,
+        consent: Option<&SignedConsent>,
+        body: &serde_json::Value,
+        seal: bool,
+        session: &Session,
+    ) -> Result<PreparedRequest, ExchangeError> {
+        let (plaintext, personal) = plaintext_with_consent(consent, body)?;
+        let (content_type, body) = if seal {
+            (
+                CONTENT_TYPE_ENCRYPTED,
+                session.seal_request(&message_id, service, &plaintext)?,
+            )
+        } else if personal {
+            return Err(in_clear());
+        } else {
+            (CONTENT_TYPE_JSON, plaintext)
+        };
+        Ok(PreparedRequest {
+            service: service.clone(),
+            message_id,
+            consent: consent.cloned(),
+            content_type,
+            body,
+        })
+    }
+
+    /// The signing string of one attempt, and the header values it covers.
+    fn attempt(&self, client: &ClientId, now: DateTime<Utc>) -> AttemptHeaders {
+        let client = client.to_string();
         let service = self.service.to_string();
         let message_id = self.message_id.hyphenated().to_string();
         let timestamp = format_timestamp(now);
@@ -418,7 +444,6 @@ impl PreparedRequest {
             body: &self.body,
         }
         .signing_string();
-        let signature = STANDARD.encode(keys.sign.sign(&client, signing_string.as_bytes()));
         let mut headers = vec![
             ("content-type", self.content_type.to_string()),
             (HEADER_CLIENT, client),
@@ -426,7 +451,6 @@ impl PreparedRequest {
             (HEADER_MESSAGE_ID, message_id),
             (HEADER_TIMESTAMP, timestamp),
             (HEADER_NONCE, nonce),
-            (HEADER_SIGNATURE, signature),
         ];
         if let Some(consent) = &self.consent {
             headers.push((
@@ -434,8 +458,90 @@ impl PreparedRequest {
                 consent.artefact.consent_id.hyphenated().to_string(),
             ));
         }
+        AttemptHeaders {
+            signing_string,
+            headers,
+        }
+    }
+
+    /// The protocol headers of one attempt at `now`, signed by `keys`: client, service,
+    /// message id, timestamp, a fresh nonce, the consent if any, the signature, and the
+    /// content type.
+    #[must_use]
+    pub fn signed_headers(
+        &self,
+        keys: &MemberKeys,
+        now: DateTime<Utc>,
+    ) -> Vec<(&'static str, String)> {
+        let AttemptHeaders {
+            signing_string,
+            mut headers,
+        } = self.attempt(&keys.id, now);
+        let signature = keys
+            .sign
+            .sign(&keys.id.to_string(), signing_string.as_bytes());
+        headers.push((HEADER_SIGNATURE, STANDARD.encode(signature)));
         headers
     }
+
+    /// The protocol headers of one attempt at `now` in `session` (§5a): as
+    /// [`signed_headers`](Self::signed_headers), with `X-Exchange-Session` and `X-Exchange-Mac`
+    /// in place of the signature.
+    #[must_use]
+    pub fn session_headers(
+        &self,
+        session: &Session,
+        now: DateTime<Utc>,
+    ) -> Vec<(&'static str, String)> {
+        let AttemptHeaders {
+            signing_string,
+            mut headers,
+        } = self.attempt(&session.client, now);
+        headers.push((HEADER_SESSION, session.id.hyphenated().to_string()));
+        headers.push((HEADER_MAC, session.request_mac(&signing_string)));
+        headers
+    }
+}
+
+/// One attempt's headers before its signature or MAC, and the string that covers them.
+struct AttemptHeaders {
+    signing_string: String,
+    headers: Vec<(&'static str, String)>,
+}
+
+/// The error for a consent or subject that would travel in clear.
+fn in_clear() -> ExchangeError {
+    ExchangeError::Malformed("授权与主体只能加密传输".to_string())
+}
+
+/// The body's JSON with the consent artefact added as `consent`, and whether it carries a
+/// consent or a subject (and so must be encrypted).
+fn plaintext_with_consent(
+    consent: Option<&SignedConsent>,
+    body: &serde_json::Value,
+) -> Result<(Vec<u8>, bool), ExchangeError> {
+    let serde_json::Value::Object(object) = body else {
+        return Err(ExchangeError::Malformed("请求体应为 JSON 对象".to_string()));
+    };
+    if object.contains_key(BODY_CONSENT) {
+        return Err(ExchangeError::Malformed(
+            "consent 只能通过授权参数给出".to_string(),
+        ));
+    }
+    let personal = consent.is_some() || object.contains_key(BODY_SUBJECT);
+    let plaintext = match consent {
+        Some(consent) => {
+            let mut object = object.clone();
+            object.insert(
+                BODY_CONSENT.to_string(),
+                serde_json::Value::String(consent.header.clone()),
+            );
+            serde_json::to_vec(&object)
+        }
+        None => serde_json::to_vec(body),
+    }
+    .map_err(|e| ExchangeError::Malformed(e.to_string()))?;
+    Ok((plaintext, personal))
 }
 
 /// Verifies a response signature by `provider` with its registered key.

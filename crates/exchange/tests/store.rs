@@ -132,7 +132,8 @@ async fn both_sides_log_signed_records_without_personal_data() {
     // Nothing personal anywhere in the table: not the number, its masked form's digits, nor
     // the name in any encoding.
     let rows = dump_log(&db).await;
-    assert_eq!(rows.len(), 3);
+    // The session handshake (§5a) and the call, each logged by both sides, and the refusal.
+    assert_eq!(rows.len(), 5);
     let id = subject();
     let forbidden = [
         id.as_str().to_string(),

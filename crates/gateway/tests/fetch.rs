@@ -141,10 +141,12 @@ impl Fixture {
     }
 
     /// Messages the platform's client has logged (one row per attempt).
+    /// The messages the client logged, session handshakes (§5a) apart.
     async fn logged_messages(&self) -> Vec<Uuid> {
         bianmin_store::on_pool!(&self.db.store, pool => {
             sqlx::query_scalar::<_, Uuid>(
-                "SELECT message_id FROM exchange_log WHERE side = 'client' ORDER BY seq",
+                "SELECT message_id FROM exchange_log WHERE side = 'client' \
+                 AND service NOT LIKE '%/exchange.session/%' ORDER BY seq",
             )
             .fetch_all(pool)
             .await

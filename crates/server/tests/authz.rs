@@ -4,8 +4,7 @@
 
 mod common;
 
-use bianmin_store::on_pool;
-use common::{TestApp, spawn_app_with};
+use common::{TestApp, sent_messages, spawn_app_with};
 use serde_json::{Value, json};
 
 /// Every citizen data endpoint: method, path, body.
@@ -82,15 +81,6 @@ async fn call(
     let response = request.send().await.unwrap();
     let status = response.status().as_u16();
     (status, response.json().await.unwrap_or(Value::Null))
-}
-
-async fn sent_messages(app: &TestApp) -> i64 {
-    on_pool!(&app.db.store, pool => {
-        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM exchange_log WHERE side = 'client'")
-            .fetch_one(pool)
-            .await
-            .unwrap()
-    })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -6,21 +6,11 @@
 mod common;
 
 use bianmin_store::on_pool;
-use common::{TestApp, assert_problem, spawn_app, spawn_app_with};
+use common::{TestApp, assert_problem, sent_messages, spawn_app, spawn_app_with};
 use serde_json::{Value, json};
 
 async fn app_with_agencies() -> TestApp {
     spawn_app_with(|c| c.exchange.govsim = true).await
-}
-
-/// Messages the platform has sent to agencies (client-side log rows).
-async fn sent_messages(app: &TestApp) -> i64 {
-    on_pool!(&app.db.store, pool => {
-        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM exchange_log WHERE side = 'client'")
-            .fetch_one(pool)
-            .await
-            .unwrap()
-    })
 }
 
 /// Asks for a provident-fund consent as `token` and approves it; returns its id.

@@ -11,8 +11,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use bianmin_core::{ResidentId, SharedClock};
-use bianmin_crypto::{random_bytes, sm3_digest};
-use reqwest::header::{CONTENT_TYPE, HeaderMap};
+use bianmin_crypto::{Sm2Ephemeral, random_bytes, sm3_digest};
+use reqwest::header::HeaderMap;
+use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tokio::sync::Semaphore;
@@ -24,11 +25,12 @@ use self::cache::ResponseCache;
 use crate::log::{LogRecord, LogSide, MessageLog};
 use crate::wire::{
     self, BODY_CONSENT, BODY_SUBJECT, CONTENT_TYPE_ENCRYPTED, CONTENT_TYPE_JSON,
-    CONTENT_TYPE_PROBLEM, HEADER_MESSAGE_ID, HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP,
-    PreparedRequest, Problem, ResponseToSign,
+    CONTENT_TYPE_PROBLEM, HEADER_MAC, HEADER_MESSAGE_ID, HEADER_NONCE, HEADER_SIGNATURE,
+    HEADER_TIMESTAMP, PreparedRequest, Problem, ResponseToSign,
 };
 use crate::{
-    ClientId, ExchangeError, MemberKeys, Registry, ServiceDef, ServiceId, SignedConsent, Subsystem,
+    ClientId, ExchangeError, MemberKeys, Registry, ServiceDef, ServiceId, Session, SessionGrant,
+    SessionHello, SignedConsent, Subsystem, session_service,
 };
 
 /// Largest response body read; anything longer is a bad response.
@@ -52,6 +54,10 @@ pub struct ClientConfig {
     pub max_concurrency_per_provider: usize,
     /// Whether answers of idempotent services under a consent are cached.
     pub cache: bool,
+    /// Whether requests of idempotent services go in sessions (§5a: one SM2-signed handshake
+    /// per provider, then HMAC-SM3 and SM4-GCM per message) rather than each signed and
+    /// encrypted with SM2. Requests of other services are always signed one by one.
+    pub sessions: bool,
 }
 
 impl Default for ClientConfig {
@@ -63,15 +69,60 @@ impl Default for ClientConfig {
             breaker_cooldown: Duration::from_secs(30),
             max_concurrency_per_provider: 32,
             cache: true,
+            sessions: true,
         }
     }
 }
 
-/// Breaker and concurrency limit of one provider.
+/// Breaker, concurrency limit and session of one provider.
 #[derive(Debug)]
 struct Lane {
     breaker: Arc<Breaker>,
     permits: Semaphore,
+    /// The session requests go in, once made.
+    session: Mutex<Option<Arc<Session>>>,
+    /// Held while a handshake is under way, so that concurrent calls wait for one handshake
+    /// instead of each making their own.
+    handshake: tokio::sync::Mutex<()>,
+}
+
+impl Lane {
+    fn held(&self) -> std::sync::MutexGuard<'_, Option<Arc<Session>>> {
+        // Only replaced whole under this lock; a poisoned value is still whole.
+        self.session.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The held session, if it may still carry a request at `now`.
+    fn usable(&self, now: chrono::DateTime<chrono::Utc>) -> Option<Arc<Session>> {
+        self.held()
+            .as_ref()
+            .filter(|session| session.usable(now))
+            .map(Arc::clone)
+    }
+
+    /// Forgets session `id` (the provider no longer holds it), unless another replaced it.
+    fn forget(&self, id: Uuid) {
+        let mut held = self.held();
+        if held.as_ref().is_some_and(|session| session.id == id) {
+            *held = None;
+        }
+    }
+}
+
+/// A request prepared for one way of sending it (a session, or SM2 when `None`): its body is
+/// encrypted for that.
+type Prepared = Option<(Option<Uuid>, PreparedRequest)>;
+
+/// The request of one call, as the caller gave it, for preparing each attempt.
+struct Call<'a> {
+    def: &'a ServiceDef,
+    provider: &'a Subsystem,
+    url: &'a str,
+    message_id: Uuid,
+    consent: Option<&'a SignedConsent>,
+    body: &'a Value,
+    /// Whether the body travels encrypted (personal data, or about a subject).
+    sealed: bool,
 }
 
 /// SM3 of a request body as the caller gave it (no subject, no consent): the cache key's
@@ -274,6 +325,8 @@ impl ExchangeClient {
                     self.config.breaker_cooldown,
                 )),
                 permits: Semaphore::new(self.config.max_concurrency_per_provider.max(1)),
+                session: Mutex::new(None),
+                handshake: tokio::sync::Mutex::new(()),
             })
         }))
     }
@@ -370,16 +423,19 @@ impl ExchangeClient {
         }
 
         // Personal data, and anything naming a subject, travels encrypted both ways.
-        let sealed = def.personal_data || subject.is_some();
-        let prepared = PreparedRequest::new(
-            service,
+        let call = Call {
+            def,
+            provider,
+            url: &url,
             message_id,
             consent,
-            &body,
-            sealed.then_some(&provider.enc_key),
-        )?;
+            body: &body,
+            sealed: def.personal_data || subject.is_some(),
+        };
+        let mut prepared: Prepared = None;
         let lane = self.lane(&service.provider);
         let mut retries = 0;
+        let mut renewed = false;
         let value = loop {
             let permit = lane.breaker.try_acquire()?;
             // The concurrency limit: waiting for a slot counts against the service's timeout
@@ -390,10 +446,8 @@ impl ExchangeClient {
             };
             let attempt = match slot {
                 Some(_slot) => {
-                    let started_at = self.clock.now();
-                    let timer = Instant::now();
-                    let attempt = self.attempt(def, provider, &url, &prepared, check).await;
-                    match &attempt.result {
+                    let result = self.send(&lane, &call, &mut prepared, check).await;
+                    match &result {
                         Err(error)
                             if error.is_transient()
                                 || matches!(error, ExchangeError::BadResponse(_)) =>
@@ -402,14 +456,15 @@ impl ExchangeClient {
                         }
                         _ => permit.success(),
                     }
-                    self.log_attempt(&prepared, &attempt, started_at, timer)
-                        .await?;
-                    attempt.result
+                    result
                 }
                 None => Err(ExchangeError::Timeout),
             };
             match attempt {
                 Ok(value) => break value,
+                // The provider no longer holds our session (restart, expiry, eviction): a new
+                // one is made and the message sent again at once, once per call.
+                Err(ExchangeError::SessionUnknown) if !renewed => renewed = true,
                 Err(error)
                     if def.idempotent
                         && error.is_transient()
@@ -433,6 +488,132 @@ impl ExchangeClient {
             );
         }
         Ok(value)
+    }
+
+    /// One attempt of `call`: in the provider's session when sessions are on (made first if
+    /// there is none), the body prepared for it (again only if the session changed), sent,
+    /// verified and logged.
+    async fn send(
+        &self,
+        lane: &Lane,
+        call: &Call<'_>,
+        prepared: &mut Prepared,
+        check: BodyCheck<'_>,
+    ) -> Result<Value, ExchangeError> {
+        // Requests that change something at the provider stay signed one by one, so that each
+        // can be proven on its own (§5a).
+        let session = if self.config.sessions && call.def.idempotent {
+            Some(self.session(lane, call.def, call.provider).await?)
+        } else {
+            None
+        };
+        let way = session.as_ref().map(|session| session.id);
+        let request = match prepared.take() {
+            Some((prepared_way, request)) if prepared_way == way => request,
+            _ => match &session {
+                Some(session) => PreparedRequest::in_session(
+                    &call.def.id,
+                    call.message_id,
+                    call.consent,
+                    call.body,
+                    call.sealed,
+                    session,
+                )?,
+                None => PreparedRequest::new(
+                    &call.def.id,
+                    call.message_id,
+                    call.consent,
+                    call.body,
+                    call.sealed.then_some(&call.provider.enc_key),
+                )?,
+            },
+        };
+        let request = &prepared.insert((way, request)).1;
+        let started_at = self.clock.now();
+        let timer = Instant::now();
+        let attempt = self
+            .attempt(
+                call.def.timeout,
+                call.provider,
+                call.url,
+                request,
+                session.as_deref(),
+                check,
+            )
+            .await;
+        self.log_attempt(request, &attempt, started_at, timer)
+            .await?;
+        if let (Some(session), Err(ExchangeError::SessionUnknown)) = (&session, &attempt.result) {
+            lane.forget(session.id);
+        }
+        attempt.result
+    }
+
+    /// The session with `provider`, made by a handshake if none is held or the held one is
+    /// near its end or limit. One handshake at a time per provider: concurrent calls wait for
+    /// it and share its session.
+    async fn session(
+        &self,
+        lane: &Lane,
+        def: &ServiceDef,
+        provider: &Subsystem,
+    ) -> Result<Arc<Session>, ExchangeError> {
+        let session = match lane.usable(self.clock.now()) {
+            Some(session) => session,
+            None => {
+                let _handshake = tokio::time::timeout(def.timeout, lane.handshake.lock())
+                    .await
+                    .map_err(|_| ExchangeError::Timeout)?;
+                match lane.usable(self.clock.now()) {
+                    Some(session) => session,
+                    None => {
+                        let session = Arc::new(self.handshake(def, provider).await?);
+                        *lane.held() = Some(Arc::clone(&session));
+                        session
+                    }
+                }
+            }
+        };
+        // Counted when used; a session at its limit is renewed by the next call.
+        session.count_request();
+        Ok(session)
+    }
+
+    /// The handshake of §5a: a signed request to the provider's session service carrying a
+    /// fresh ephemeral key, and its signed grant; logged like any exchange.
+    async fn handshake(
+        &self,
+        def: &ServiceDef,
+        provider: &Subsystem,
+    ) -> Result<Session, ExchangeError> {
+        let service = session_service(&provider.id);
+        let base_url = provider
+            .base_url
+            .as_deref()
+            .ok_or(ExchangeError::UnknownService)?;
+        let url = format!("{}{}", base_url.trim_end_matches('/'), service.path());
+        let ephemeral = Sm2Ephemeral::generate();
+        let hello = SessionHello {
+            ephemeral: ephemeral.public_key().to_hex(),
+        };
+        let body =
+            serde_json::to_value(&hello).map_err(|e| ExchangeError::Malformed(e.to_string()))?;
+        let request = PreparedRequest::new(&service, Uuid::now_v7(), None, &body, None)?;
+        let check = |value: &Value| {
+            SessionGrant::deserialize(value)
+                .map(|_| ())
+                .map_err(|e| format!("not a session grant: {e}"))
+        };
+        let started_at = self.clock.now();
+        let timer = Instant::now();
+        let attempt = self
+            .attempt(def.timeout, provider, &url, &request, None, &check)
+            .await;
+        self.log_attempt(&request, &attempt, started_at, timer)
+            .await?;
+        let grant: SessionGrant = serde_json::from_value(attempt.result?)
+            .map_err(|e| ExchangeError::BadResponse(e.to_string()))?;
+        Session::accept(ephemeral, self.id(), &provider.id, &hello, &grant)
     }
 
     /// The wait before retry number `retry + 1`: a ceiling of `base * 2^retry` (capped at
@@ -486,17 +667,23 @@ impl ExchangeClient {
         Ok(())
     }
 
-    /// Sends once, with a fresh nonce, timestamp and signature, and verifies the answer.
+    /// Sends once, with a fresh nonce, timestamp and signature (or MAC, in `session`), and
+    /// verifies the answer.
     async fn attempt(
         &self,
-        def: &ServiceDef,
+        timeout: Duration,
         provider: &Subsystem,
         url: &str,
         prepared: &PreparedRequest,
+        session: Option<&Session>,
         check: BodyCheck<'_>,
     ) -> Attempt {
         let mut request = self.http.post(url).body(prepared.body.clone());
-        for (name, value) in prepared.signed_headers(&self.keys, self.clock.now()) {
+        let headers = match session {
+            Some(session) => prepared.session_headers(session, self.clock.now()),
+            None => prepared.signed_headers(&self.keys, self.clock.now()),
+        };
+        for (name, value) in headers {
             request = request.header(name, value);
         }
         let exchange = async {
@@ -517,7 +704,7 @@ impl ExchangeClient {
             status: None,
             response_sm3: None,
         };
-        match tokio::time::timeout(def.timeout, exchange).await {
+        match tokio::time::timeout(timeout, exchange).await {
             Err(_) => fail(ExchangeError::Timeout),
             Ok(Err(error)) if error.is_timeout() => fail(ExchangeError::Timeout),
             Ok(Err(error)) => fail(ExchangeError::Http(error.without_url().to_string())),
@@ -529,18 +716,21 @@ impl ExchangeClient {
                 response_sm3: None,
             },
             Ok(Ok((status, headers, Some(body)))) => Attempt {
-                result: self.open_response(provider, prepared, status, &headers, &body, check),
+                result: self
+                    .open_response(provider, prepared, session, status, &headers, &body, check),
                 status: Some(status),
                 response_sm3: Some(wire::sm3_hex(&body)),
             },
         }
     }
 
-    /// Verifies a response (§5) and turns it into the answer or the provider's error.
+    /// Verifies a response (§5, §5a) and turns it into the answer or the provider's error.
+    #[allow(clippy::too_many_arguments)]
     fn open_response(
         &self,
         provider: &Subsystem,
         prepared: &PreparedRequest,
+        session: Option<&Session>,
         status: u16,
         headers: &HeaderMap,
         body: &[u8],
@@ -548,11 +738,10 @@ impl ExchangeClient {
     ) -> Result<Value, ExchangeError> {
         let bad = |why: &str| ExchangeError::BadResponse(why.to_string());
         let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-        let (Some(message_id), Some(timestamp), Some(nonce), Some(signature)) = (
+        let (Some(message_id), Some(timestamp), Some(nonce)) = (
             header(HEADER_MESSAGE_ID),
             header(HEADER_TIMESTAMP),
             header(HEADER_NONCE),
-            header(HEADER_SIGNATURE),
         ) else {
             return Err(bad("unsigned response"));
         };
@@ -565,23 +754,28 @@ impl ExchangeClient {
             nonce,
             body,
         };
-        if !wire::verify_response_signature(&provider.id, &provider.sign_key, &signed, signature) {
+        // In a session the provider MACs every answer it can tie to the session, and signs
+        // those it refused before it could (such as `exchange.session_unknown`).
+        let authentic = match (header(HEADER_MAC), header(HEADER_SIGNATURE), session) {
+            (Some(mac), None, Some(session)) => {
+                session.verify_response_mac(&signed.signing_string(), mac)
+            }
+            (None, Some(signature), _) => wire::verify_response_signature(
+                &provider.id,
+                &provider.sign_key,
+                &signed,
+                signature,
+            ),
+            (None, None, _) => return Err(bad("unsigned response")),
+            _ => false,
+        };
+        if !authentic {
             return Err(bad("response signature does not verify"));
         }
         if message_id != prepared.message_id.hyphenated().to_string() {
             return Err(bad("response is for another message"));
         }
-        let content_type = headers
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(|v| {
-                v.split(';')
-                    .next()
-                    .unwrap_or("")
-                    .trim()
-                    .to_ascii_lowercase()
-            })
-            .unwrap_or_default();
+        let content_type = wire::media_type(headers).unwrap_or_default();
         let problem = (status != 200 && content_type == CONTENT_TYPE_PROBLEM)
             .then(|| serde_json::from_slice::<Problem>(body).ok())
             .flatten();
@@ -610,12 +804,17 @@ impl ExchangeClient {
             .ok_or_else(|| bad("error response with an unknown code"))?);
         }
         let plaintext = match content_type.as_str() {
-            CONTENT_TYPE_ENCRYPTED => wire::decrypt_payload(
-                &self.keys.enc,
-                &prepared.message_id,
-                &prepared.service,
-                body,
-            )
+            CONTENT_TYPE_ENCRYPTED => match session {
+                Some(session) => {
+                    session.open_response(&prepared.message_id, &prepared.service, body)
+                }
+                None => wire::decrypt_payload(
+                    &self.keys.enc,
+                    &prepared.message_id,
+                    &prepared.service,
+                    body,
+                ),
+            }
             .map_err(|_| bad("response does not decrypt"))?,
             // An encrypted request (personal data, or about a subject) gets an encrypted answer.
             CONTENT_TYPE_JSON if prepared.content_type != CONTENT_TYPE_ENCRYPTED => body.to_vec(),

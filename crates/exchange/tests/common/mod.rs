@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use axum::Router;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use bianmin_core::{ResidentId, SharedClock, TestClock};
@@ -18,13 +19,14 @@ use bianmin_exchange::wire::{
 };
 use bianmin_exchange::{
     AcceptedRequest, ClientConfig, ClientId, ConsentArtefact, ExchangeClient, Frequency,
-    FrequencyUnit, MemberKeys, MemoryMessageLog, MemoryNonceStore, MessageLog, Provider, Registry,
-    ServiceDef, ServiceFailure, ServiceHandler, ServiceId, SignedConsent, async_trait,
-    provider_router,
+    FrequencyUnit, LogRecord, MemberKeys, MemoryMessageLog, MemoryNonceStore, MessageLog, Provider,
+    Registry, SESSION_SERVICE_CODE, ServiceDef, ServiceFailure, ServiceHandler, ServiceId,
+    SignedConsent, async_trait, provider_router,
 };
 use chrono::{DateTime, NaiveDate, TimeDelta, TimeZone, Utc};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
+use tower::ServiceExt as _;
 use uuid::Uuid;
 
 /// The name the provider returns for the subject: personal data that must never appear in
@@ -155,7 +157,16 @@ pub struct World {
     pub provider_log: Arc<MemoryMessageLog>,
     pub base_url: String,
     pub http: reqwest::Client,
+    /// The provider serving at `base_url`; [`restart_provider`](Self::restart_provider)
+    /// replaces it.
+    serving: Arc<Mutex<Router>>,
+    provider_log_sink: Arc<dyn MessageLog>,
+    /// Applied to every response on its way out: a man in the middle.
+    tamper: Arc<Mutex<Option<Tamper>>>,
 }
+
+/// What a man in the middle does to a response.
+pub type Tamper = fn(&mut axum::response::Response);
 
 fn service(
     id: &ServiceId,
@@ -253,18 +264,23 @@ impl World {
             Some(make) => make(&hpf),
             None => memory_log.clone(),
         };
-        let provider = Provider::new(
-            Arc::clone(&registry),
-            Arc::clone(&hpf),
-            bank.id.clone(),
-            Arc::new(MemoryNonceStore::new()),
-            Arc::new(clock.clone()),
-        )
-        .with_log(log);
-        let router = provider_router(Arc::new(provider), handler.clone());
-        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        let serving = Arc::new(Mutex::new(Router::new()));
+        let tamper: Arc<Mutex<Option<Tamper>>> = Arc::default();
+        let (front, meddler) = (Arc::clone(&serving), Arc::clone(&tamper));
+        let app = Router::new().fallback(move |request: axum::extract::Request| {
+            let router = front.lock().unwrap().clone();
+            let tamper = *meddler.lock().unwrap();
+            async move {
+                let mut response = router.oneshot(request).await.unwrap();
+                if let Some(tamper) = tamper {
+                    tamper(&mut response);
+                }
+                response
+            }
+        });
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
 
-        World {
+        let world = World {
             registry,
             bank,
             hpf,
@@ -276,7 +292,31 @@ impl World {
             provider_log: memory_log,
             base_url,
             http: reqwest::Client::new(),
-        }
+            serving,
+            provider_log_sink: log,
+            tamper,
+        };
+        world.restart_provider();
+        world
+    }
+
+    /// From now on, every response passes through `tamper` (`None`: untouched again).
+    pub fn tamper_responses(&self, tamper: Option<Tamper>) {
+        *self.tamper.lock().unwrap() = tamper;
+    }
+
+    /// Serves a new provider instance with the same keys, registry, clock and log: one that
+    /// holds no session and remembers no nonce, as after a restart.
+    pub fn restart_provider(&self) {
+        let provider = Provider::new(
+            Arc::clone(&self.registry),
+            Arc::clone(&self.hpf),
+            self.bank.id.clone(),
+            Arc::new(MemoryNonceStore::new()),
+            Arc::new(self.clock.clone()),
+        )
+        .with_log(Arc::clone(&self.provider_log_sink));
+        *self.serving.lock().unwrap() = provider_router(Arc::new(provider), self.handler.clone());
     }
 
     /// The bank's client on the shared clock, logging to memory.
@@ -453,6 +493,7 @@ impl World {
     }
 }
 
+#[derive(Debug)]
 pub struct RawResponse {
     pub status: u16,
     pub headers: reqwest::header::HeaderMap,
@@ -464,6 +505,18 @@ pub fn account_body(subject: &ResidentId) -> Value {
     json!({"subject": subject.as_str(), "fields": ["balance"]})
 }
 
+/// The records of service calls, without those of session handshakes (§5a).
+pub fn without_handshakes(records: Vec<LogRecord>) -> Vec<LogRecord> {
+    records
+        .into_iter()
+        .filter(|record| {
+            !record
+                .service
+                .contains(&format!("/{SESSION_SERVICE_CODE}/"))
+        })
+        .collect()
+}
+
 pub fn fast_config() -> ClientConfig {
     ClientConfig {
         max_retries: 2,
@@ -472,6 +525,7 @@ pub fn fast_config() -> ClientConfig {
         breaker_cooldown: Duration::from_millis(300),
         max_concurrency_per_provider: 8,
         cache: true,
+        sessions: true,
     }
 }
 

@@ -179,3 +179,17 @@ pub async fn assert_problem(response: reqwest::Response, status: u16, code: &str
     );
     body
 }
+
+/// Messages the platform has sent to agencies: client-side log rows, session handshakes
+/// (exchange protocol §5a) apart.
+pub async fn sent_messages(app: &TestApp) -> i64 {
+    bianmin_store::on_pool!(&app.db.store, pool => {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT COUNT(*) FROM exchange_log WHERE side = 'client' \
+             AND service NOT LIKE '%/exchange.session/%'",
+        )
+        .fetch_one(pool)
+        .await
+        .unwrap()
+    })
+}
