@@ -71,11 +71,12 @@ mod request;
 mod usage;
 mod views;
 
+use std::collections::HashMap;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use bianmin_crypto::{AuditKey, Sm2VerifyingKey};
-use bianmin_exchange::MemberKeys;
+use bianmin_exchange::{MemberKeys, SignedConsent};
 use bianmin_people::PersonVault;
 use bianmin_store::Store;
 
@@ -130,8 +131,14 @@ pub struct ConsentLedger {
     /// The platform's public signing key, derived once: every use verifies the stored
     /// artefact with it.
     platform_public: Arc<Sm2VerifyingKey>,
+    /// Artefacts whose signature has verified, by the SM3 of their exact text: the same
+    /// bytes verify the same way, so each is checked once rather than on every use.
+    verified: Arc<Mutex<HashMap<[u8; 32], SignedConsent>>>,
     audit_key: Arc<AuditKey>,
 }
+
+/// Verified artefacts kept at most; past it the memory starts again empty.
+const VERIFIED_CAPACITY: usize = 4096;
 
 impl ConsentLedger {
     /// A ledger over `store` (migrated), sealing artefacts at rest with `vault` (over the same
@@ -150,6 +157,7 @@ impl ConsentLedger {
             vault,
             platform,
             platform_public,
+            verified: Arc::default(),
             audit_key: Arc::new(audit_key),
         }
     }

@@ -1,6 +1,9 @@
 //! Using a consent: the check a consumer makes before every request, and the record of it.
 
+use std::sync::PoisonError;
+
 use bianmin_core::clock::CHINA_STANDARD_TIME;
+use bianmin_crypto::sm3_digest;
 use bianmin_exchange::{FrequencyUnit, SignedConsent};
 use bianmin_store::Tx;
 use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, TimeDelta, Utc};
@@ -8,7 +11,7 @@ use uuid::Uuid;
 
 use crate::purpose::kinds;
 use crate::record::{ConsentRow, expire, lock, read, stored_time, unit_str};
-use crate::{ConsentError, ConsentLedger, ConsentState, Result};
+use crate::{ConsentError, ConsentLedger, ConsentState, Result, VERIFIED_CAPACITY};
 
 /// Longest service identifier accepted, in characters (six parts of at most 64).
 const MAX_SERVICE_CHARS: usize = 6 * 65;
@@ -159,11 +162,33 @@ impl ConsentLedger {
     /// against the row: an artefact edited before it was sealed does not verify, and one
     /// signed for another consent does not match.
     fn verified_artefact(&self, row: &ConsentRow, header: &str) -> Result<SignedConsent> {
-        let signed =
-            SignedConsent::parse_and_verify(header, &self.platform_public, &self.platform.id)
+        let digest = sm3_digest(header.as_bytes());
+        // Poisoning leaves the map whole (inserts and clears are single operations).
+        let known = self
+            .verified
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&digest)
+            .cloned();
+        let signed = match known {
+            Some(signed) => signed,
+            None => {
+                let signed = SignedConsent::parse_and_verify(
+                    header,
+                    &self.platform_public,
+                    &self.platform.id,
+                )
                 .map_err(|_| {
                     ConsentError::Corrupt("signed artefact does not verify with the platform key")
                 })?;
+                let mut verified = self.verified.lock().unwrap_or_else(PoisonError::into_inner);
+                if verified.len() >= VERIFIED_CAPACITY {
+                    verified.clear();
+                }
+                verified.insert(digest, signed.clone());
+                signed
+            }
+        };
         let artefact = &signed.artefact;
         let matches = artefact.consent_id == row.id
             && artefact.consumer.to_string() == row.consumer
