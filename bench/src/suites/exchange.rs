@@ -6,7 +6,10 @@
 //!   `POST` of `{"subject": …}` with reqwest to an axum handler that looks the person up in the
 //!   same population and answers the same `hpf.account` record, in clear and unsigned;
 //! - `signed_encrypted`: [`ExchangeClient::call`] of `hpf.account` under a valid consent, with
-//!   the response cache off and no injected latency, loaded with the same concurrency;
+//!   the response cache off and no injected latency, loaded with the same concurrency, each
+//!   message signed and encrypted with SM2 (sessions off);
+//! - `session`: the same calls in the agency's session (§5a: HMAC-SM3 and SM4-GCM per message
+//!   after one SM2-signed handshake);
 //! - `fanout`: seven agencies with fixed latencies from 50 to 200 ms, one service of each
 //!   called at once, against `slowest_provider`: the 200 ms agency called alone, in the same
 //!   iterations.
@@ -105,36 +108,50 @@ pub async fn run(settings: &Settings, figures: &mut Figures) -> anyhow::Result<(
     drop(plain);
     record_throughput(figures, "plain_http", &baseline, None);
 
-    announce(
-        &format!(
-            "ExchangeClient::call of {THROUGHPUT_SERVICE} (signed, SM2+SM4-GCM, consent, cache \
-             off) against govsim without latency"
-        ),
-        settings,
-    );
     let service = service_id(THROUGHPUT_SERVICE).context("govsim serves no hpf.account")?;
-    let signed = {
-        let client = Arc::clone(&platform.client);
-        let subjects = Arc::clone(&subjects);
-        closed_loop(settings, move |worker| {
-            let (client, subjects, service) =
-                (Arc::clone(&client), Arc::clone(&subjects), service.clone());
-            async move {
-                let subject = &subjects[worker % subjects.len()];
-                client
-                    .call(
-                        &service,
-                        Some(&subject.consent),
-                        Some(&subject.resident_id),
-                        json!({}),
-                    )
-                    .await?;
-                Ok(())
-            }
-        })
-        .await?
-    };
-    record_throughput(figures, "signed_encrypted", &signed, Some(&baseline));
+    for (name, client, how) in [
+        (
+            "signed_encrypted",
+            &platform.signed_client,
+            "signed, SM2+SM4-GCM per message",
+        ),
+        (
+            "session",
+            &platform.client,
+            "in a session, HMAC-SM3+SM4-GCM",
+        ),
+    ] {
+        announce(
+            &format!(
+                "ExchangeClient::call of {THROUGHPUT_SERVICE} ({how}, consent, cache off) \
+                 against govsim without latency"
+            ),
+            settings,
+        );
+        let measured = {
+            let client = Arc::clone(client);
+            let subjects = Arc::clone(&subjects);
+            let service = service.clone();
+            closed_loop(settings, move |worker| {
+                let (client, subjects, service) =
+                    (Arc::clone(&client), Arc::clone(&subjects), service.clone());
+                async move {
+                    let subject = &subjects[worker % subjects.len()];
+                    client
+                        .call(
+                            &service,
+                            Some(&subject.consent),
+                            Some(&subject.resident_id),
+                            json!({}),
+                        )
+                        .await?;
+                    Ok(())
+                }
+            })
+            .await?
+        };
+        record_throughput(figures, name, &measured, Some(&baseline));
+    }
     platform.stop().await;
 
     fan_out(settings, figures).await
@@ -150,10 +167,12 @@ fn announce(target: &str, settings: &Settings) {
     );
 }
 
-/// The platform's side: its keys, the agencies serving it and its exchange client.
+/// The platform's side: its keys, the agencies serving it and its exchange clients (in
+/// sessions, and signing every message).
 struct Platform {
     keys: Arc<MemberKeys>,
     client: Arc<ExchangeClient>,
+    signed_client: Arc<ExchangeClient>,
     govsim: RunningGovSim,
 }
 
@@ -170,26 +189,34 @@ impl Platform {
         )?
         .start()
         .await?;
-        let client = Arc::new(ExchangeClient::new(
-            govsim.registry(),
-            Arc::clone(&keys),
-            Arc::new(MemoryMessageLog::new()),
-            clock,
-            ClientConfig {
-                // One attempt per call, so a failure is counted rather than hidden in a retry,
-                // and no breaker turning failures into fast ones.
-                max_retries: 0,
-                breaker_failures: u32::MAX,
-                // Every call goes to the agency: a cached answer would time a map lookup.
-                cache: false,
-                // The limit must not be what is measured.
-                max_concurrency_per_provider: concurrency.max(APPLICANTS),
-                ..ClientConfig::default()
-            },
-        ));
+        let config = ClientConfig {
+            // One attempt per call, so a failure is counted rather than hidden in a retry,
+            // and no breaker turning failures into fast ones.
+            max_retries: 0,
+            breaker_failures: u32::MAX,
+            // Every call goes to the agency: a cached answer would time a map lookup.
+            cache: false,
+            // The limit must not be what is measured.
+            max_concurrency_per_provider: concurrency.max(APPLICANTS),
+            ..ClientConfig::default()
+        };
+        let client = |sessions: bool| {
+            Arc::new(ExchangeClient::new(
+                govsim.registry(),
+                Arc::clone(&keys),
+                Arc::new(MemoryMessageLog::new()),
+                Arc::clone(&clock),
+                ClientConfig {
+                    sessions,
+                    ..config.clone()
+                },
+            ))
+        };
+        let (client, signed_client) = (client(true), client(false));
         Ok(Platform {
             keys,
             client,
+            signed_client,
             govsim,
         })
     }
