@@ -205,3 +205,75 @@ async fn the_database_nonce_store_refuses_a_replay_within_the_window() {
             .unwrap()
     );
 }
+
+fn timeout_record(message_id: Uuid) -> LogRecord {
+    LogRecord {
+        message_id,
+        side: LogSide::Client,
+        client: "CN-CD/COM/bank/bianmin".into(),
+        service: "CN-CD/GOV/hpf-center/accounts/hpf.rates/v1".into(),
+        consent_id: None,
+        request_sm3: "00".repeat(32),
+        response_sm3: None,
+        started_at: t0(),
+        duration_ms: 5,
+        status: None,
+        outcome: "exchange.timeout".into(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_records_are_each_written_once_before_they_return() {
+    let db = TestDb::new().await;
+    let keys = Arc::new(bianmin_exchange::MemberKeys::generate(client_id(
+        "CN-CD/COM/bank/bianmin",
+    )));
+    let log = StoreMessageLog::new(
+        db.store.clone(),
+        Arc::clone(&keys),
+        Arc::new(bianmin_core::TestClock::at(t0())),
+    );
+    let ids: Vec<Uuid> = (0..300).map(|_| Uuid::now_v7()).collect();
+    let mut writers = tokio::task::JoinSet::new();
+    for id in &ids {
+        let (log, id) = (log.clone(), *id);
+        writers.spawn(async move {
+            log.record(&timeout_record(id)).await.unwrap();
+            // Returned: the record is committed and readable by anyone.
+            assert_eq!(log.records_for(id).await.unwrap().len(), 1);
+            id
+        });
+    }
+    let mut written = Vec::new();
+    while let Some(id) = writers.join_next().await {
+        written.push(id.unwrap());
+    }
+    assert_eq!(written.len(), ids.len());
+    assert_eq!(dump_log(&db).await.len(), ids.len());
+    for id in ids.iter().step_by(37) {
+        let stored = log.records_for(*id).await.unwrap();
+        stored[0].verify(&keys.sign.verifying_key()).unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_record_the_database_refuses_is_reported_unwritten() {
+    let db = TestDb::new().await;
+    let keys = Arc::new(bianmin_exchange::MemberKeys::generate(client_id(
+        "CN-CD/COM/bank/bianmin",
+    )));
+    let log = StoreMessageLog::new(
+        db.store.clone(),
+        keys,
+        Arc::new(bianmin_core::TestClock::at(t0())),
+    );
+    log.record(&timeout_record(Uuid::now_v7())).await.unwrap();
+    on_pool!(db.store, pool => {
+        sqlx::query("DROP TABLE exchange_log").execute(pool).await.unwrap();
+    });
+    let refused = log.record(&timeout_record(Uuid::now_v7())).await;
+    assert!(
+        matches!(refused, Err(bianmin_exchange::ExchangeError::Store(_))),
+        "{refused:?}"
+    );
+}
