@@ -16,6 +16,17 @@ use crate::{ConsentError, ConsentLedger, ConsentState, Result, VERIFIED_CAPACITY
 /// Longest service identifier accepted, in characters (six parts of at most 64).
 const MAX_SERVICE_CHARS: usize = 6 * 65;
 
+/// One use to authorise: a request (`message_id`) to `service` for `data_kind`.
+#[derive(Debug, Clone, Copy)]
+pub struct NewUse<'a> {
+    /// The data kind the request fetches.
+    pub data_kind: &'a str,
+    /// The service identifier.
+    pub service: &'a str,
+    /// The exchange message id of the request.
+    pub message_id: Uuid,
+}
+
 impl ConsentLedger {
     /// Authorises one request to `service` for `data_kind` under consent `consent_id` of
     /// `person_id`, records the use, and returns the signed consent to send with it
@@ -58,18 +69,57 @@ impl ConsentLedger {
         message_id: Uuid,
         now: DateTime<Utc>,
     ) -> Result<SignedConsent> {
-        if !kinds::well_formed(data_kind) {
-            return Err(ConsentError::InvalidRequest(
-                "a data kind is 1 to 64 ASCII letters, digits, '.', '_' or '-'",
-            ));
+        self.authorize_uses(
+            consent_id,
+            person_id,
+            &[NewUse {
+                data_kind,
+                service,
+                message_id,
+            }],
+            now,
+        )
+        .await
+    }
+
+    /// Authorises several uses of consent `consent_id` of `person_id` at once, as
+    /// [`authorize_use`](Self::authorize_use) does one: the same checks, made once on the
+    /// locked row, and every use recorded in one transaction. All are authorised or none: if
+    /// the window has fewer uses left than the batch has new requests (distinct message ids
+    /// not recorded before), the whole batch is refused with
+    /// [`ConsentError::FrequencyExceeded`] and nothing is recorded. A journey that asks
+    /// several agencies at once (a loan decision) pays one transaction instead of one per
+    /// agency.
+    ///
+    /// # Errors
+    ///
+    /// As [`authorize_use`](Self::authorize_use); [`ConsentError::InvalidRequest`] also for an
+    /// empty batch.
+    pub async fn authorize_uses(
+        &self,
+        consent_id: Uuid,
+        person_id: Uuid,
+        uses: &[NewUse<'_>],
+        now: DateTime<Utc>,
+    ) -> Result<SignedConsent> {
+        if uses.is_empty() {
+            return Err(ConsentError::InvalidRequest("no use to authorise"));
         }
-        if service.is_empty()
-            || service.chars().count() > MAX_SERVICE_CHARS
-            || service.chars().any(|c| c.is_control() || c.is_whitespace())
-        {
-            return Err(ConsentError::InvalidRequest(
-                "service must be a service identifier",
-            ));
+        for new in uses {
+            if !kinds::well_formed(new.data_kind) {
+                return Err(ConsentError::InvalidRequest(
+                    "a data kind is 1 to 64 ASCII letters, digits, '.', '_' or '-'",
+                ));
+            }
+            let service = new.service;
+            if service.is_empty()
+                || service.chars().count() > MAX_SERVICE_CHARS
+                || service.chars().any(|c| c.is_control() || c.is_whitespace())
+            {
+                return Err(ConsentError::InvalidRequest(
+                    "service must be a service identifier",
+                ));
+            }
         }
         let now = stored_time(now);
         // Opened before the transaction (see `crate::artefact`); the locked row decides.
@@ -94,9 +144,12 @@ impl ConsentLedger {
         if now < row.valid_from {
             return Err(ConsentError::NotYetValid);
         }
-        if !row.data_kinds.0.iter().any(|kind| kind == data_kind) {
+        if let Some(new) = uses
+            .iter()
+            .find(|new| !row.data_kinds.0.iter().any(|kind| kind == new.data_kind))
+        {
             return Err(ConsentError::KindNotCovered {
-                kind: data_kind.to_owned(),
+                kind: new.data_kind.to_owned(),
             });
         }
         let header = match opened {
@@ -122,38 +175,63 @@ impl ConsentLedger {
         };
         let signed = self.verified_artefact(&row, &header)?;
 
-        let kinds_of_message = kinds_used_by(&mut tx, consent_id, message_id).await?;
-        if kinds_of_message.iter().any(|kind| kind == data_kind) {
-            // A retry of a use already recorded: nothing to write.
+        // What is already recorded: a retry of a use, or another kind of a request already
+        // counted, is the same use.
+        let mut recorded: Vec<(Uuid, Vec<String>)> = Vec::new();
+        for new in uses {
+            if !recorded.iter().any(|(id, _)| *id == new.message_id) {
+                let kinds = kinds_used_by(&mut tx, consent_id, new.message_id).await?;
+                recorded.push((new.message_id, kinds));
+            }
+        }
+        let mut to_record: Vec<&NewUse<'_>> = Vec::new();
+        for new in uses {
+            let already = recorded.iter().any(|(id, kinds)| {
+                *id == new.message_id && kinds.iter().any(|kind| kind == new.data_kind)
+            }) || to_record.iter().any(|other| {
+                other.message_id == new.message_id && other.data_kind == new.data_kind
+            });
+            if !already {
+                to_record.push(new);
+            }
+        }
+        if to_record.is_empty() {
             tx.rollback().await?;
             return Ok(signed);
         }
-        if kinds_of_message.is_empty() {
+        let new_requests = recorded
+            .iter()
+            .filter(|(_, kinds)| kinds.is_empty())
+            .count();
+        if new_requests > 0 {
             let frequency = row.frequency()?;
             let since = window_start(frequency.unit, now);
             let used = requests_since(&mut tx, consent_id, since).await?;
-            if used >= i64::from(frequency.max) {
+            let wanted = used.saturating_add(i64::try_from(new_requests).unwrap_or(i64::MAX));
+            if wanted > i64::from(frequency.max) {
                 return Err(ConsentError::FrequencyExceeded {
                     unit: unit_str(frequency.unit),
                     max: frequency.max,
                 });
             }
         }
-        bianmin_store::on_tx!(&mut tx, conn => {
-            sqlx::query(
-                "INSERT INTO consent_uses (id, consent_id, data_kind, service, message_id, used_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(bianmin_core::id::new_id())
-            .bind(consent_id)
-            .bind(data_kind)
-            .bind(service)
-            .bind(message_id)
-            .bind(now)
-            .execute(conn)
-            .await
-            .map(|_| ())?
-        });
+        for new in to_record {
+            bianmin_store::on_tx!(&mut tx, conn => {
+                sqlx::query(
+                    "INSERT INTO consent_uses (id, consent_id, data_kind, service, message_id, \
+                     used_at) VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(bianmin_core::id::new_id())
+                .bind(consent_id)
+                .bind(new.data_kind)
+                .bind(new.service)
+                .bind(new.message_id)
+                .bind(now)
+                .execute(conn)
+                .await
+                .map(|_| ())?
+            });
+        }
         tx.commit().await?;
         Ok(signed)
     }

@@ -3,7 +3,7 @@
 
 mod common;
 
-use bianmin_consent::{Consent, ConsentError, ConsentState, Purpose, audit_actions, kinds};
+use bianmin_consent::{Consent, ConsentError, ConsentState, NewUse, Purpose, audit_actions, kinds};
 use bianmin_exchange::{ConsentArtefact, FrequencyUnit, SignedConsent};
 use chrono::Duration;
 use common::{Fixture, HPF_SERVICE, OPERATOR, PLATFORM, at, request};
@@ -521,4 +521,119 @@ async fn erasing_the_person_makes_their_artefacts_unreadable_but_keeps_the_recor
     // Another person is untouched.
     use_at(&f, &lis, kinds::HPF_ACCOUNT, 7).await.unwrap();
     f.assert_audit_chain_intact().await;
+}
+
+#[tokio::test]
+async fn a_batch_of_uses_is_recorded_together_or_not_at_all() {
+    let f = Fixture::new().await;
+    let consent = active(&f, 3).await;
+    let (one, two) = (Uuid::now_v7(), Uuid::now_v7());
+    let batch = [
+        NewUse {
+            data_kind: kinds::HPF_ACCOUNT,
+            service: HPF_SERVICE,
+            message_id: one,
+        },
+        NewUse {
+            data_kind: kinds::HPF_DEPOSITS,
+            service: HPF_SERVICE,
+            message_id: one,
+        },
+        NewUse {
+            data_kind: kinds::HPF_ACCOUNT,
+            service: HPF_SERVICE,
+            message_id: two,
+        },
+    ];
+    f.ledger
+        .authorize_uses(consent.id, consent.person_id, &batch, at(2))
+        .await
+        .unwrap();
+    let uses = f.ledger.uses(consent.id, consent.person_id).await.unwrap();
+    assert_eq!(uses.len(), 3);
+    // The same batch again (a retry) records nothing more.
+    f.ledger
+        .authorize_uses(consent.id, consent.person_id, &batch, at(3))
+        .await
+        .unwrap();
+    assert_eq!(
+        f.ledger
+            .uses(consent.id, consent.person_id)
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
+    // Two requests counted of three a day: a batch of two new requests is refused whole.
+    let fresh = |message_id| NewUse {
+        data_kind: kinds::HPF_ACCOUNT,
+        service: HPF_SERVICE,
+        message_id,
+    };
+    let refused = f
+        .ledger
+        .authorize_uses(
+            consent.id,
+            consent.person_id,
+            &[fresh(Uuid::now_v7()), fresh(Uuid::now_v7())],
+            at(4),
+        )
+        .await;
+    assert!(
+        matches!(refused, Err(ConsentError::FrequencyExceeded { max: 3, .. })),
+        "{refused:?}"
+    );
+    assert_eq!(
+        f.ledger
+            .uses(consent.id, consent.person_id)
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
+    // A kind the consent does not cover refuses the batch, and an empty batch is no request.
+    let uncovered = f
+        .ledger
+        .authorize_uses(
+            consent.id,
+            consent.person_id,
+            &[
+                fresh(Uuid::now_v7()),
+                NewUse {
+                    data_kind: "tax.income",
+                    service: HPF_SERVICE,
+                    message_id: Uuid::now_v7(),
+                },
+            ],
+            at(5),
+        )
+        .await;
+    assert!(
+        matches!(uncovered, Err(ConsentError::KindNotCovered { .. })),
+        "{uncovered:?}"
+    );
+    assert!(matches!(
+        f.ledger
+            .authorize_uses(consent.id, consent.person_id, &[], at(5))
+            .await,
+        Err(ConsentError::InvalidRequest(_))
+    ));
+    // One new request still fits.
+    f.ledger
+        .authorize_uses(
+            consent.id,
+            consent.person_id,
+            &[fresh(Uuid::now_v7())],
+            at(6),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        f.ledger
+            .uses(consent.id, consent.person_id)
+            .await
+            .unwrap()
+            .len(),
+        4
+    );
 }

@@ -24,6 +24,10 @@
 //! 6. call the service through the [`ExchangeClient`] as that same message id, so the
 //!    consent's use and the signed message log name the same message.
 //!
+//! A journey that asks several agencies at once authorises them together with
+//! [`Gateway::authorize_batch`] (steps 1–5 once per purpose, each consent's uses in one
+//! transaction) and sends each with [`Gateway::send_authorized`] (step 6).
+//!
 //! Revoking goes through [`Gateway::revoke`] / [`Gateway::revoke_all_for`], which also drop
 //! the client's cached answers under the consent: "revocation takes effect on the next call"
 //! holds for the cache too.
@@ -37,9 +41,11 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use bianmin_consent::{Consent, ConsentError, ConsentLedger, Purpose};
-use bianmin_core::SharedClock;
-use bianmin_exchange::{ExchangeClient, ExchangeError, Registry, ServiceDef, ServiceId};
+use bianmin_consent::{Consent, ConsentError, ConsentLedger, NewUse, Purpose};
+use bianmin_core::{ResidentId, SharedClock};
+use bianmin_exchange::{
+    ExchangeClient, ExchangeError, Registry, ServiceDef, ServiceId, SignedConsent,
+};
 use bianmin_people::{PeopleError, PersonVault};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -141,6 +147,48 @@ struct Inner {
     /// revocation here and, through [`Gateway::forget`], on revocation announced by another
     /// instance; never trusted past its validity; never used to send anything.
     held: Mutex<HashMap<(Uuid, Purpose), HeldConsent>>,
+}
+
+/// One fetch of a batch ([`Gateway::authorize_batch`]).
+#[derive(Debug, Clone)]
+pub struct BatchItem {
+    /// The purpose it is made for.
+    pub purpose: Purpose,
+    /// The service code, e.g. `hpf.account`.
+    pub code: &'static str,
+    /// The request body (a JSON object of the service's schema, without subject or consent).
+    pub body: Value,
+}
+
+/// Fetches authorised together by [`Gateway::authorize_batch`], each sent with
+/// [`Gateway::send_authorized`].
+#[derive(Debug)]
+pub struct AuthorizedBatch {
+    started: Instant,
+    subject: Option<ResidentId>,
+    entries: Vec<BatchEntry>,
+}
+
+#[derive(Debug)]
+struct BatchEntry {
+    purpose: Purpose,
+    def: ServiceDef,
+    body: Value,
+    ready: Ready,
+}
+
+/// Where a batch's fetch stands.
+#[derive(Debug)]
+enum Ready {
+    /// Not yet authorised (only while the batch is being built).
+    Pending,
+    /// Answered from the client's cache under a held consent: nothing to send.
+    Cached { consent_id: Uuid, value: Value },
+    /// Authorised under `consent`, to be sent as `message_id`.
+    Send {
+        consent: Arc<SignedConsent>,
+        message_id: Uuid,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -286,6 +334,179 @@ impl Gateway {
             == bianmin_consent::ConsentState::Active;
         self.call(def, consent_id, person_id, body, started, live)
             .await
+    }
+
+    /// Authorises several fetches about person `person_id` at once, for a journey that asks
+    /// several agencies together (a loan decision): the steps of [`fetch`](Self::fetch), with
+    /// one consent lookup per purpose, the uses of each consent recorded in one transaction
+    /// ([`ConsentLedger::authorize_uses`]) and the subject opened once. Answers held under a
+    /// consent are served from the cache as in `fetch` (no use recorded for them). Nothing is
+    /// sent yet: [`send_authorized`](Self::send_authorized) sends each, and they may run
+    /// concurrently.
+    ///
+    /// # Errors
+    ///
+    /// As [`fetch`](Self::fetch), before anything is sent; one refusal refuses the batch.
+    pub async fn authorize_batch(
+        &self,
+        person_id: Uuid,
+        items: Vec<BatchItem>,
+    ) -> Result<AuthorizedBatch, FetchError> {
+        let started = Instant::now();
+        let now = self.0.clock.now();
+        let mut entries = Vec::with_capacity(items.len());
+        for item in items {
+            let def = self.service(item.code)?.clone();
+            if !def.data_kinds.iter().all(|kind| item.purpose.allows(kind)) {
+                return Err(FetchError::NotInPurpose {
+                    purpose: item.purpose.code(),
+                    service: item.code.to_owned(),
+                });
+            }
+            let cached = self
+                .held(person_id, item.purpose, &def.data_kinds, now)
+                .and_then(|held| {
+                    self.0
+                        .client
+                        .cached_as::<Value>(&def.id, &held, &item.body)
+                        .map(|value| (held, value))
+                });
+            entries.push(BatchEntry {
+                purpose: item.purpose,
+                def,
+                body: item.body,
+                ready: match cached {
+                    Some((consent_id, value)) => Ready::Cached { consent_id, value },
+                    None => Ready::Pending,
+                },
+            });
+        }
+        let mut purposes: Vec<Purpose> = Vec::new();
+        for entry in &entries {
+            if matches!(entry.ready, Ready::Pending) && !purposes.contains(&entry.purpose) {
+                purposes.push(entry.purpose);
+            }
+        }
+        for purpose in purposes {
+            let mut kinds: Vec<String> = Vec::new();
+            for entry in entries.iter().filter(|e| e.purpose == purpose) {
+                for kind in &entry.def.data_kinds {
+                    if !kinds.contains(kind) {
+                        kinds.push(kind.clone());
+                    }
+                }
+            }
+            let consent = self
+                .0
+                .ledger
+                .find_usable(person_id, self.0.client.id(), purpose, &kinds, now)
+                .await?
+                .ok_or(FetchError::ConsentRequired { purpose })?;
+            self.hold(person_id, purpose, &consent);
+            let pending: Vec<(usize, Uuid, String)> = entries
+                .iter()
+                .enumerate()
+                .filter(|(_, e)| e.purpose == purpose && matches!(e.ready, Ready::Pending))
+                .map(|(index, e)| (index, Uuid::now_v7(), e.def.id.to_string()))
+                .collect();
+            let uses: Vec<NewUse<'_>> = pending
+                .iter()
+                .flat_map(|(index, message_id, service)| {
+                    entries[*index]
+                        .def
+                        .data_kinds
+                        .iter()
+                        .map(move |kind| NewUse {
+                            data_kind: kind,
+                            service,
+                            message_id: *message_id,
+                        })
+                })
+                .collect();
+            let signed = self
+                .0
+                .ledger
+                .authorize_uses(consent.id, person_id, &uses, now)
+                .await?;
+            drop(uses);
+            let signed = Arc::new(signed);
+            for (index, message_id, _) in pending {
+                entries[index].ready = Ready::Send {
+                    consent: Arc::clone(&signed),
+                    message_id,
+                };
+            }
+        }
+        let sends = entries
+            .iter()
+            .any(|e| matches!(e.ready, Ready::Send { .. }));
+        let subject = if sends {
+            Some(self.0.vault.subject_of(person_id).await?)
+        } else {
+            None
+        };
+        Ok(AuthorizedBatch {
+            started,
+            subject,
+            entries,
+        })
+    }
+
+    /// Sends fetch number `index` (in the order given) of `batch` and returns its answer as
+    /// `T`, or its cached answer.
+    ///
+    /// # Errors
+    ///
+    /// [`FetchError::Exchange`] for the exchange's refusals and failures (a cached answer
+    /// that is not a `T` is a `BadResponse`); [`FetchError::UnknownService`] for an index
+    /// outside the batch.
+    pub async fn send_authorized<T: DeserializeOwned>(
+        &self,
+        batch: &AuthorizedBatch,
+        index: usize,
+    ) -> Result<Fetched<T>, FetchError> {
+        let entry = batch
+            .entries
+            .get(index)
+            .ok_or_else(|| FetchError::UnknownService(format!("batch entry {index}")))?;
+        match (&entry.ready, &batch.subject) {
+            (Ready::Cached { consent_id, value }, _) => Ok(Fetched {
+                value: serde_json::from_value(value.clone())
+                    .map_err(|e| ExchangeError::BadResponse(e.to_string()))?,
+                consent_id: *consent_id,
+                message_id: None,
+                service: entry.def.id.clone(),
+                elapsed: batch.started.elapsed(),
+            }),
+            (
+                Ready::Send {
+                    consent,
+                    message_id,
+                },
+                Some(subject),
+            ) => {
+                let value = self
+                    .0
+                    .client
+                    .call_as_message::<T>(
+                        *message_id,
+                        &entry.def.id,
+                        Some(consent.as_ref()),
+                        Some(subject),
+                        entry.body.clone(),
+                    )
+                    .await?;
+                Ok(Fetched {
+                    value,
+                    consent_id: consent.artefact.consent_id,
+                    message_id: Some(*message_id),
+                    service: entry.def.id.clone(),
+                    elapsed: batch.started.elapsed(),
+                })
+            }
+            // Every entry is cached or authorised, and the subject is opened when one is sent.
+            _ => Err(FetchError::UnknownService(entry.def.id.code.clone())),
+        }
     }
 
     async fn call<T: DeserializeOwned>(

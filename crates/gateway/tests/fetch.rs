@@ -11,7 +11,7 @@ use bianmin_exchange::{
     ClientConfig, ExchangeClient, ExchangeError, Frequency, FrequencyUnit, MemberKeys,
     StoreMessageLog,
 };
-use bianmin_gateway::{FetchError, Gateway};
+use bianmin_gateway::{BatchItem, FetchError, Gateway};
 use bianmin_govsim::agencies::{GovSim, GovSimConfig, RunningGovSim};
 use bianmin_people::{NewPerson, PersonVault};
 use bianmin_store::testing::TestDb;
@@ -447,4 +447,101 @@ async fn a_revocation_by_another_instance_reaches_this_one() {
     }
     assert!(refused, "the revocation never arrived");
     listener.abort();
+}
+
+#[tokio::test]
+async fn a_batch_is_authorised_together_then_each_fetch_is_sent() {
+    let f = Fixture::new().await;
+    let consent = f.consent(2, Duration::days(30)).await;
+    let item = |code| BatchItem {
+        purpose: Purpose::ServiceHpfQuery,
+        code,
+        body: json!({}),
+    };
+    let batch = f
+        .gateway
+        .authorize_batch(f.person, vec![item("hpf.account"), item("hpf.deposits")])
+        .await
+        .unwrap();
+    // Both uses are on record before anything is sent.
+    let uses = f.gateway.ledger().uses(consent.id, f.person).await.unwrap();
+    assert_eq!(uses.len(), 2);
+    assert!(f.logged_messages().await.is_empty());
+    let (account, deposits) = tokio::join!(
+        f.gateway.send_authorized::<Value>(&batch, 0),
+        f.gateway.send_authorized::<Value>(&batch, 1),
+    );
+    let (account, deposits) = (account.unwrap(), deposits.unwrap());
+    assert!(
+        account.value["account_number"].is_string(),
+        "{}",
+        account.value
+    );
+    assert_eq!(deposits.service.code, "hpf.deposits");
+    let mut sent = vec![account.message_id.unwrap(), deposits.message_id.unwrap()];
+    let mut recorded: Vec<Uuid> = uses.iter().map(|u| u.message_id).collect();
+    sent.sort();
+    recorded.sort();
+    assert_eq!(sent, recorded);
+    let mut logged = f.logged_messages().await;
+    logged.sort();
+    assert_eq!(logged, sent);
+    assert!(matches!(
+        f.gateway.send_authorized::<Value>(&batch, 2).await,
+        Err(FetchError::UnknownService(_))
+    ));
+
+    // Asked again, both answers come from the cache: no use, nothing sent.
+    let again = f
+        .gateway
+        .authorize_batch(f.person, vec![item("hpf.account"), item("hpf.deposits")])
+        .await
+        .unwrap();
+    let cached = f.gateway.send_authorized::<Value>(&again, 0).await.unwrap();
+    assert_eq!(cached.message_id, None);
+    assert_eq!(cached.value, account.value);
+    assert_eq!(
+        f.gateway
+            .ledger()
+            .uses(consent.id, f.person)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+
+    // Without the cache the window (two a day) is spent: the whole batch is refused.
+    f.gateway.client().forget_consent(&consent.id);
+    let refused = f
+        .gateway
+        .authorize_batch(f.person, vec![item("hpf.account")])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            refused,
+            FetchError::Consent(ConsentError::FrequencyExceeded { .. })
+        ),
+        "{refused:?}"
+    );
+    assert!(refused.nothing_sent());
+    assert_eq!(f.logged_messages().await.len(), 2);
+
+    // A purpose that does not cover the data refuses the batch before any lookup.
+    let outside = f
+        .gateway
+        .authorize_batch(
+            f.person,
+            vec![BatchItem {
+                purpose: Purpose::ServiceHpfQuery,
+                code: "tax.income",
+                body: json!({}),
+            }],
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(outside, FetchError::NotInPurpose { .. }),
+        "{outside:?}"
+    );
 }

@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use bianmin_consent::Purpose;
 use bianmin_core::Money;
 use bianmin_exchange::ExchangeError;
-use bianmin_gateway::{FetchError, Gateway};
+use bianmin_gateway::{BatchItem, FetchError, Gateway};
 use bianmin_govsim::records::court::CourtCases;
 use bianmin_govsim::records::credit::CreditReportRecord;
 use bianmin_govsim::records::housing_fund::HpfAccount;
@@ -812,6 +812,27 @@ async fn decide_application(
     drop(revealed);
     timeline.running("data", "正在向公积金、社保、税务、征信、法院查询…");
     let underwriting = Purpose::LoanUnderwriting;
+    // Every fetch is authorised first, together (one transaction per consent); then the six
+    // go out at once. The order here is the index each is sent by below.
+    let item = |purpose, code, body| BatchItem {
+        purpose,
+        code,
+        body,
+    };
+    let batch = gateway
+        .authorize_batch(
+            person,
+            vec![
+                item(underwriting, "identity.verify", identity_body),
+                item(underwriting, "hpf.account", json!({})),
+                item(underwriting, "si.status", json!({})),
+                item(underwriting, "tax.income", json!({})),
+                item(Purpose::LoanCreditReport, "credit.report", json!({})),
+                item(underwriting, "court.cases", json!({})),
+            ],
+        )
+        .await?;
+    let batch = &batch;
     let lending = state.lending().clone();
     let id = row.id;
     let seq = timeline.seq;
@@ -820,7 +841,7 @@ async fn decide_application(
     // decision waits for it and nothing is decided on a mismatch.
     let identity = async move {
         let result = gateway
-            .fetch::<IdentityVerification>(person, underwriting, "identity.verify", identity_body)
+            .send_authorized::<IdentityVerification>(batch, 0)
             .await;
         if matches!(&result, Ok(f) if f.value.result == VerifyResult::Match) {
             lending.publish(Broadcast::Step(
@@ -839,16 +860,11 @@ async fn decide_application(
     };
     let (identity, hpf, si, tax, credit, court) = tokio::join!(
         identity,
-        gateway.fetch::<HpfAccount>(person, underwriting, "hpf.account", json!({})),
-        gateway.fetch::<SiStatus>(person, underwriting, "si.status", json!({})),
-        gateway.fetch::<TaxIncome>(person, underwriting, "tax.income", json!({})),
-        gateway.fetch::<CreditReportRecord>(
-            person,
-            Purpose::LoanCreditReport,
-            "credit.report",
-            json!({})
-        ),
-        gateway.fetch::<CourtCases>(person, underwriting, "court.cases", json!({})),
+        gateway.send_authorized::<HpfAccount>(batch, 1),
+        gateway.send_authorized::<SiStatus>(batch, 2),
+        gateway.send_authorized::<TaxIncome>(batch, 3),
+        gateway.send_authorized::<CreditReportRecord>(batch, 4),
+        gateway.send_authorized::<CourtCases>(batch, 5),
     );
     let identity = identity?.value;
     let birth_date = match (identity.result, identity.birth_date) {
