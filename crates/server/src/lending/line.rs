@@ -912,23 +912,35 @@ fn accrue_rows(rows: Vec<LineRow>, date: NaiveDate) -> Result<Vec<Accrued>, ApiE
 /// the one read (else the whole batch rolls back and the next run does it again).
 async fn update_lines(tx: &mut Tx, lines: &[Accrued], now: DateTime<Utc>) -> Result<(), ApiError> {
     use std::fmt::Write as _;
-    let mut sql = String::from(
+    // SQLite gets anonymous `?` parameters, bound in the order they appear: sqlx looks each
+    // `$N` up by name, a scan of the statement's parameters, so 2,501 of them cost the square
+    // (see `crate::insight`).
+    let sqlite = matches!(tx, Tx::Sqlite(_));
+    let mut sql = String::from(if sqlite {
+        "UPDATE credit_lines SET state_json = v.column2, status = v.column3, \
+         accrued_through = v.column4, version = credit_lines.version + 1, updated_at = ? \
+         FROM (VALUES "
+    } else {
         "UPDATE credit_lines SET state_json = v.column2, status = v.column3, \
          accrued_through = v.column4, version = credit_lines.version + 1, updated_at = $1 \
-         FROM (VALUES ",
-    );
+         FROM (VALUES "
+    });
     for i in 0..lines.len() {
-        let base = 2 + i * 5;
-        let _ = write!(
-            sql,
-            "{}(${}, ${}, ${}, ${}, ${})",
-            if i == 0 { "" } else { ", " },
-            base,
-            base + 1,
-            base + 2,
-            base + 3,
-            base + 4
-        );
+        let separator = if i == 0 { "" } else { ", " };
+        if sqlite {
+            let _ = write!(sql, "{separator}(?, ?, ?, ?, ?)");
+        } else {
+            let base = 2 + i * 5;
+            let _ = write!(
+                sql,
+                "{separator}(${}, ${}, ${}, ${}, ${})",
+                base,
+                base + 1,
+                base + 2,
+                base + 3,
+                base + 4
+            );
+        }
     }
     sql.push_str(") AS v WHERE credit_lines.id = v.column1 AND credit_lines.version = v.column5");
     let updated = bianmin_store::on_tx!(tx, conn => {
