@@ -408,22 +408,23 @@ impl MessageLog for StoreMessageLog {
             sender
         });
         let (written, outcome) = oneshot::channel();
-        let gone = || {
+        // The writer reports failures as text (one outcome goes to every record of a batch).
+        let unwritten = |why: String| {
             ExchangeError::Store(StoreError::Database(sqlx::Error::Io(
-                std::io::Error::other("the message log's writer has stopped"),
+                std::io::Error::other(why),
             )))
         };
+        let gone = || unwritten("the message log's writer has stopped".to_string());
         writer
             .send(Pending {
                 signed: record.sign(&self.keys),
                 written,
             })
             .map_err(|_| gone())?;
-        outcome.await.map_err(|_| gone())?.map_err(|error| {
-            ExchangeError::Store(StoreError::Database(sqlx::Error::Io(
-                std::io::Error::other(format!("writing the message log failed: {error}")),
-            )))
-        })
+        outcome
+            .await
+            .map_err(|_| gone())?
+            .map_err(|error| unwritten(format!("writing the message log failed: {error}")))
     }
 }
 

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 use zeroize::Zeroizing;
 
-use crate::wire::{format_timestamp, payload_aad};
+use crate::wire::{decode_sealed, format_timestamp, payload_aad};
 use crate::{ClientId, ExchangeError, ServiceId};
 
 /// The code of the reserved service every provider offers for opening a session:
@@ -134,14 +134,7 @@ impl Direction {
         if envelope.alg != SESSION_ENCRYPTION_ALG {
             return Err(ExchangeError::Malformed("不支持的加密算法".to_string()));
         }
-        let nonce: [u8; 12] = STANDARD
-            .decode(&envelope.nonce)
-            .ok()
-            .and_then(|n| n.try_into().ok())
-            .ok_or_else(undecryptable)?;
-        let sealed = STANDARD
-            .decode(&envelope.ciphertext)
-            .map_err(|_| undecryptable())?;
+        let (nonce, sealed) = decode_sealed(&envelope.nonce, &envelope.ciphertext)?;
         self.cipher
             .open(&nonce, &payload_aad(message_id, service), &sealed)
             .map_err(|_| undecryptable())

@@ -297,14 +297,7 @@ pub fn decrypt_payload(
     let wrapped = STANDARD
         .decode(&envelope.key)
         .map_err(|_| undecryptable())?;
-    let nonce: [u8; 12] = STANDARD
-        .decode(&envelope.nonce)
-        .ok()
-        .and_then(|n| n.try_into().ok())
-        .ok_or_else(undecryptable)?;
-    let sealed = STANDARD
-        .decode(&envelope.ciphertext)
-        .map_err(|_| undecryptable())?;
+    let (nonce, sealed) = decode_sealed(&envelope.nonce, &envelope.ciphertext)?;
     let content_key: Zeroizing<[u8; 16]> = Zeroizing::new(
         Zeroizing::new(sm2_decrypt(key, &wrapped).map_err(|_| undecryptable())?)
             .as_slice()
@@ -314,6 +307,22 @@ pub fn decrypt_payload(
     Sm4Gcm::new(&content_key)
         .open(&nonce, &payload_aad(message_id, service), &sealed)
         .map_err(|_| undecryptable())
+}
+
+/// The 12-byte SM4-GCM nonce and the ciphertext-and-tag of an envelope (§4, §5a), from
+/// their base64; a bad one is as undecryptable as a wrong key.
+pub(crate) fn decode_sealed(
+    nonce: &str,
+    ciphertext: &str,
+) -> Result<([u8; 12], Vec<u8>), ExchangeError> {
+    let undecryptable = || ExchangeError::Malformed("加密载荷无法解密".to_string());
+    let nonce: [u8; 12] = STANDARD
+        .decode(nonce)
+        .ok()
+        .and_then(|n| n.try_into().ok())
+        .ok_or_else(undecryptable)?;
+    let sealed = STANDARD.decode(ciphertext).map_err(|_| undecryptable())?;
+    Ok((nonce, sealed))
 }
 
 /// The error body of §7 (RFC 9457 plus `code`).

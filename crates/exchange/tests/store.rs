@@ -206,6 +206,19 @@ async fn the_database_nonce_store_refuses_a_replay_within_the_window() {
     );
 }
 
+/// The bank's keys and its log in `db`, on a test clock.
+fn bank_log(db: &TestDb) -> (Arc<bianmin_exchange::MemberKeys>, StoreMessageLog) {
+    let keys = Arc::new(bianmin_exchange::MemberKeys::generate(client_id(
+        "CN-CD/COM/bank/bianmin",
+    )));
+    let log = StoreMessageLog::new(
+        db.store.clone(),
+        Arc::clone(&keys),
+        Arc::new(bianmin_core::TestClock::at(t0())),
+    );
+    (keys, log)
+}
+
 fn timeout_record(message_id: Uuid) -> LogRecord {
     LogRecord {
         message_id,
@@ -225,14 +238,7 @@ fn timeout_record(message_id: Uuid) -> LogRecord {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_records_are_each_written_once_before_they_return() {
     let db = TestDb::new().await;
-    let keys = Arc::new(bianmin_exchange::MemberKeys::generate(client_id(
-        "CN-CD/COM/bank/bianmin",
-    )));
-    let log = StoreMessageLog::new(
-        db.store.clone(),
-        Arc::clone(&keys),
-        Arc::new(bianmin_core::TestClock::at(t0())),
-    );
+    let (keys, log) = bank_log(&db);
     let ids: Vec<Uuid> = (0..300).map(|_| Uuid::now_v7()).collect();
     let mut writers = tokio::task::JoinSet::new();
     for id in &ids {
@@ -259,14 +265,7 @@ async fn concurrent_records_are_each_written_once_before_they_return() {
 #[tokio::test]
 async fn a_record_the_database_refuses_is_reported_unwritten() {
     let db = TestDb::new().await;
-    let keys = Arc::new(bianmin_exchange::MemberKeys::generate(client_id(
-        "CN-CD/COM/bank/bianmin",
-    )));
-    let log = StoreMessageLog::new(
-        db.store.clone(),
-        keys,
-        Arc::new(bianmin_core::TestClock::at(t0())),
-    );
+    let (_, log) = bank_log(&db);
     log.record(&timeout_record(Uuid::now_v7())).await.unwrap();
     on_pool!(db.store, pool => {
         sqlx::query("DROP TABLE exchange_log").execute(pool).await.unwrap();
