@@ -18,7 +18,7 @@ use clap::Parser;
 use clap::builder::{PossibleValue, PossibleValuesParser};
 
 use crate::figure::{Figure, Figures};
-use crate::suites::{SUITES, Settings, Suite};
+use crate::suites::{LendingPhase, SUITES, Settings, Suite};
 
 /// Runs every suite.
 const ALL: &str = "all";
@@ -53,6 +53,9 @@ struct Cli {
     /// `accrual_1m_s` is then scaled linearly).
     #[arg(long, value_name = "N", default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(1..))]
     accrual_lines: u64,
+    /// Which measurements of the `lending` suite to run (comma-separated; all by default).
+    #[arg(long, value_name = "PHASES", value_enum, value_delimiter = ',', default_values_t = LendingPhase::ALL)]
+    lending_phases: Vec<LendingPhase>,
 }
 
 fn suite_names() -> PossibleValuesParser {
@@ -94,6 +97,7 @@ async fn main() -> anyhow::Result<ExitCode> {
         connections: usize::try_from(cli.connections)?,
         database_url: cli.database_url,
         accrual_lines: cli.accrual_lines,
+        lending_phases: cli.lending_phases,
     };
     let header = header(&settings);
     // With --json, stdout carries only JSON lines.

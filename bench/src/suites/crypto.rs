@@ -28,7 +28,7 @@ use bianmin_crypto::{
     sm3_digest,
 };
 use bianmin_people::{MaskedPerson, NewPerson, PersonVault, RevealedPerson};
-use bianmin_store::{Backend, Pool, Store, StoreOptions, Tx};
+use bianmin_store::{Backend, Store, StoreOptions};
 use chrono::Utc;
 use sha2::{Digest, Sha256};
 use sqlx::Connection as _;
@@ -405,7 +405,7 @@ async fn encrypted_row(vault: &PersonVault, person: &NewPerson) -> anyhow::Resul
 /// values read.
 async fn plaintext_row(store: &Store, person: &NewPerson) -> anyhow::Result<MaskedPerson> {
     let now = Utc::now();
-    let mut tx = begin_write(store).await?;
+    let mut tx = store.begin_write().await?;
     let existing = bianmin_store::on_tx!(&mut tx, conn => {
         sqlx::query_as::<_, (Uuid, Option<String>, String, Option<String>)>(
             "SELECT id, resident_id, name, phone FROM bench_plain_persons WHERE resident_id = $1",
@@ -455,15 +455,6 @@ async fn plaintext_row(store: &Store, person: &NewPerson) -> anyhow::Result<Mask
         phone,
     };
     Ok(person.masked())
-}
-
-/// A write transaction as the vault starts one: `BEGIN IMMEDIATE` on SQLite, so that the
-/// baseline takes the write lock at the same point.
-async fn begin_write(store: &Store) -> anyhow::Result<Tx> {
-    Ok(match store.pool() {
-        Pool::Sqlite(pool) => Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
-        Pool::Postgres(pool) => Tx::Postgres(pool.begin().await?),
-    })
 }
 
 /// The database both sides of the row measurement use: a SQLite file in a temporary directory,

@@ -33,7 +33,7 @@ use sqlx::{Connection, QueryBuilder};
 use tokio::task::JoinSet;
 use uuid::Uuid;
 
-use super::Settings;
+use super::{LendingPhase, Settings};
 use crate::figure::Figures;
 use crate::scratch::ScratchDatabase;
 use crate::servers::AppServer;
@@ -73,29 +73,35 @@ const USER_HZ: f64 = 100.0;
 
 /// Runs the suite.
 pub async fn run(settings: &Settings, figures: &mut Figures) -> anyhow::Result<()> {
-    eprintln!("lending: decision latency with agency latencies of 50-200 ms");
-    let database = ScratchDatabase::create(settings.database_url.as_deref(), "lending").await?;
-    let outcome = within_limit(decision_latency(&database, figures)).await;
-    database.remove().await?;
-    outcome?;
-
-    eprintln!(
-        "lending: decisions per second, {} concurrent tasks, agencies without latency",
-        settings.connections
-    );
-    let database = ScratchDatabase::create(settings.database_url.as_deref(), "lending").await?;
-    let outcome = within_limit(decisions_per_second(&database, settings, figures)).await;
-    database.remove().await?;
-    outcome?;
-
-    eprintln!(
-        "lending: nightly accrual of {} credit lines",
-        settings.accrual_lines
-    );
-    let database = ScratchDatabase::create(settings.database_url.as_deref(), "lending").await?;
-    let outcome = within_limit(accrual(&database, settings.accrual_lines, figures)).await;
-    database.remove().await?;
-    outcome
+    let runs = |phase| settings.lending_phases.contains(&phase);
+    if runs(LendingPhase::Latency) {
+        eprintln!("lending: decision latency with agency latencies of 50-200 ms");
+        let database = ScratchDatabase::create(settings.database_url.as_deref(), "lending").await?;
+        let outcome = within_limit(decision_latency(&database, figures)).await;
+        database.remove().await?;
+        outcome?;
+    }
+    if runs(LendingPhase::Throughput) {
+        eprintln!(
+            "lending: decisions per second, {} concurrent tasks, agencies without latency",
+            settings.connections
+        );
+        let database = ScratchDatabase::create(settings.database_url.as_deref(), "lending").await?;
+        let outcome = within_limit(decisions_per_second(&database, settings, figures)).await;
+        database.remove().await?;
+        outcome?;
+    }
+    if runs(LendingPhase::Accrual) {
+        eprintln!(
+            "lending: nightly accrual of {} credit lines",
+            settings.accrual_lines
+        );
+        let database = ScratchDatabase::create(settings.database_url.as_deref(), "lending").await?;
+        let outcome = within_limit(accrual(&database, settings.accrual_lines, figures)).await;
+        database.remove().await?;
+        outcome?;
+    }
+    Ok(())
 }
 
 async fn within_limit(measurement: impl Future<Output = anyhow::Result<()>>) -> anyhow::Result<()> {

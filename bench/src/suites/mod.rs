@@ -68,6 +68,28 @@ pub struct Settings {
     pub database_url: Option<String>,
     /// Credit lines the `lending` suite seeds and accrues.
     pub accrual_lines: u64,
+    /// The measurements of the `lending` suite to run.
+    pub lending_phases: Vec<LendingPhase>,
+}
+
+/// One measurement of the `lending` suite.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LendingPhase {
+    /// Decision latency against the slowest agency's.
+    Latency,
+    /// Decisions per second.
+    Throughput,
+    /// The nightly accrual.
+    Accrual,
+}
+
+impl LendingPhase {
+    /// Every measurement, in the order the suite runs them.
+    pub const ALL: [LendingPhase; 3] = [
+        LendingPhase::Latency,
+        LendingPhase::Throughput,
+        LendingPhase::Accrual,
+    ];
 }
 
 impl Settings {

@@ -1,6 +1,7 @@
 //! The person's decisions: approve, reject, revoke.
 
 use bianmin_core::ResidentId;
+use bianmin_crypto::sm3_digest;
 use bianmin_exchange::ConsentArtefact;
 use bianmin_store::Tx;
 use chrono::{DateTime, Utc};
@@ -116,6 +117,9 @@ impl ConsentLedger {
             issued_at: now,
         };
         let signed = artefact.sign(&self.platform);
+        // The ledger has just made this text, so its first use need not verify it again; an
+        // edited copy in the database has another digest and is still verified (and refused).
+        self.remember_verified(sm3_digest(signed.header.as_bytes()), &signed);
         self.seal_artefact(row.person_id, row.id, &signed.header)
             .await
     }

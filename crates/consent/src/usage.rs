@@ -236,6 +236,17 @@ impl ConsentLedger {
         Ok(signed)
     }
 
+    /// Keeps `signed`, whose text has the SM3 `digest`, as verified: its signature was checked,
+    /// or the ledger made it itself.
+    pub(crate) fn remember_verified(&self, digest: [u8; 32], signed: &SignedConsent) {
+        // Poisoning leaves the map whole (inserts and clears are single operations).
+        let mut verified = self.verified.lock().unwrap_or_else(PoisonError::into_inner);
+        if verified.len() >= VERIFIED_CAPACITY {
+            verified.clear();
+        }
+        verified.insert(digest, signed.clone());
+    }
+
     /// The artefact `header` opened from `row`, verified with the platform's key and matched
     /// against the row: an artefact edited before it was sealed does not verify, and one
     /// signed for another consent does not match.
@@ -259,11 +270,7 @@ impl ConsentLedger {
                 .map_err(|_| {
                     ConsentError::Corrupt("signed artefact does not verify with the platform key")
                 })?;
-                let mut verified = self.verified.lock().unwrap_or_else(PoisonError::into_inner);
-                if verified.len() >= VERIFIED_CAPACITY {
-                    verified.clear();
-                }
-                verified.insert(digest, signed.clone());
+                self.remember_verified(digest, &signed);
                 signed
             }
         };

@@ -1,13 +1,13 @@
 //! The message log (§8): both sides record every exchange — identifiers, digests, times,
 //! status and outcome, never a body or a subject — each record signed by the side that wrote
-//! it.
+//! it, one by one or (what [`StoreMessageLog`] writes) under a signed seal over a batch.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use async_trait::async_trait;
 use bianmin_core::SharedClock;
-use bianmin_crypto::Sm2VerifyingKey;
+use bianmin_crypto::{SM3_OUTPUT_LEN, Sm2VerifyingKey, sm3_digest};
 use bianmin_store::{Store, StoreError, on_pool, on_tx};
 use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
@@ -100,47 +100,141 @@ impl LogRecord {
         .join("\n")
     }
 
-    /// Signs the record as `keys`. `started_at` is cut to microseconds first, the precision
-    /// both databases keep, so that the signature still verifies on the stored record.
-    #[must_use]
-    pub fn sign(&self, keys: &MemberKeys) -> SignedLogRecord {
+    /// The record as stored: `started_at` cut to microseconds, the precision both databases
+    /// keep, so that what was signed is what is read back.
+    fn as_stored(&self) -> LogRecord {
         let mut record = self.clone();
         record.started_at = record.started_at.trunc_subsecs(6);
-        let signature = keys.sign.sign(
-            &keys.id.to_string(),
-            record.signing_string(&keys.id).as_bytes(),
-        );
-        SignedLogRecord {
-            record,
-            logged_by: keys.id.clone(),
-            signature: signature.to_vec(),
-        }
+        record
+    }
+
+    /// SM3 of the [`signing_string`](Self::signing_string): what a [`LogSeal`] lists.
+    #[must_use]
+    pub fn digest(&self, logged_by: &ClientId) -> [u8; SM3_OUTPUT_LEN] {
+        sm3_digest(self.signing_string(logged_by).as_bytes())
     }
 }
 
-/// A record with the identity and signature of the side that logged it.
+/// One SM2 signature over a batch of records (§8): the logging side signs the list of the
+/// records' digests instead of each record. Editing a record changes its digest, so it no
+/// longer matches its entry; removing one leaves an entry without a record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogSeal {
+    /// The seal's identifier.
+    pub id: Uuid,
+    /// When the batch was sealed (microseconds).
+    pub sealed_at: DateTime<Utc>,
+    /// The SM3 digests ([`LogRecord::digest`]) of the sealed records, in the order written.
+    pub digests: Vec<[u8; SM3_OUTPUT_LEN]>,
+    /// SM2 signature of the logging side over [`signing_string`](Self::signing_string).
+    pub signature: Vec<u8>,
+}
+
+impl LogSeal {
+    /// Seals `records` as `keys`: one signature for all of them.
+    #[must_use]
+    pub fn seal(records: &[LogRecord], keys: &MemberKeys, now: DateTime<Utc>) -> LogSeal {
+        let mut seal = LogSeal {
+            id: Uuid::now_v7(),
+            sealed_at: now.trunc_subsecs(6),
+            digests: records.iter().map(|r| r.digest(&keys.id)).collect(),
+            signature: Vec::new(),
+        };
+        seal.signature = keys
+            .sign
+            .sign(
+                &keys.id.to_string(),
+                seal.signing_string(&keys.id).as_bytes(),
+            )
+            .to_vec();
+        seal
+    }
+
+    /// The text the logging side signs: `EXCHANGE-V1-LOG-SEAL`, the logger's identifier, the
+    /// seal id, the time, the number of records and then each record's digest in lower-case
+    /// hex, one per line.
+    #[must_use]
+    pub fn signing_string(&self, logged_by: &ClientId) -> String {
+        let mut text = format!(
+            "EXCHANGE-V1-LOG-SEAL\n{logged_by}\n{}\n{}\n{}",
+            self.id.hyphenated(),
+            self.sealed_at
+                .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            self.digests.len()
+        );
+        for digest in &self.digests {
+            text.push('\n');
+            text.push_str(&hex::encode(digest));
+        }
+        text
+    }
+
+    fn packed_digests(&self) -> Vec<u8> {
+        self.digests.concat()
+    }
+
+    fn unpack_digests(packed: &[u8]) -> Option<Vec<[u8; SM3_OUTPUT_LEN]>> {
+        if packed.len() % SM3_OUTPUT_LEN != 0 {
+            return None;
+        }
+        packed
+            .chunks_exact(SM3_OUTPUT_LEN)
+            .map(|chunk| chunk.try_into().ok())
+            .collect()
+    }
+}
+
+/// What proves a stored record was written by its logger.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LogProof {
+    /// A signature over this record alone (records written before seals, migration 0014).
+    Signature(Vec<u8>),
+    /// Entry `index` of a seal.
+    Sealed {
+        /// The seal.
+        seal: LogSeal,
+        /// Which of its digests is this record's.
+        index: usize,
+    },
+}
+
+/// A record with the identity of the side that logged it and the proof that it did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignedLogRecord {
     /// The record.
     pub record: LogRecord,
-    /// Who logged (and signed) it.
+    /// Who logged (and signed or sealed) it.
     pub logged_by: ClientId,
-    /// SM2 signature over [`LogRecord::signing_string`].
-    pub signature: Vec<u8>,
+    /// The logger's signature over it, or its place in a signed seal.
+    pub proof: LogProof,
 }
 
 impl SignedLogRecord {
-    /// Verifies the signature with the logger's registered signing key.
+    /// Verifies the record with the logger's registered signing key: its own signature, or
+    /// its digest at its place in a seal whose signature verifies.
     ///
     /// # Errors
     ///
-    /// [`ExchangeError::BadSignature`] if the record or signature was altered.
+    /// [`ExchangeError::BadSignature`] if the record, the seal or a signature was altered.
     pub fn verify(&self, key: &Sm2VerifyingKey) -> Result<(), ExchangeError> {
-        key.verify(
-            &self.logged_by.to_string(),
-            self.record.signing_string(&self.logged_by).as_bytes(),
-            &self.signature,
-        )
+        let signer = self.logged_by.to_string();
+        match &self.proof {
+            LogProof::Signature(signature) => key.verify(
+                &signer,
+                self.record.signing_string(&self.logged_by).as_bytes(),
+                signature,
+            ),
+            LogProof::Sealed { seal, index } => {
+                if seal.digests.get(*index) != Some(&self.record.digest(&self.logged_by)) {
+                    return Err(ExchangeError::BadSignature);
+                }
+                key.verify(
+                    &signer,
+                    seal.signing_string(&self.logged_by).as_bytes(),
+                    &seal.signature,
+                )
+            }
+        }
         .map_err(|_| ExchangeError::BadSignature)
     }
 }
@@ -214,13 +308,14 @@ impl MessageLog for MemoryMessageLog {
     }
 }
 
-/// The log in the `exchange_log` table, each row signed with the logging subsystem's key.
+/// The log in the `exchange_log` table, sealed with the logging subsystem's key.
 ///
-/// Records are written with group commit: [`record`](MessageLog::record) hands its signed
-/// record to one writer task per log and waits until the transaction holding it has
-/// committed. The writer takes whatever records are waiting (up to [`MAX_LOG_BATCH`]) into one
-/// transaction, so concurrent exchanges share a commit (on SQLite with `synchronous=FULL`, one
-/// fsync) instead of each paying one; a record is still never reported written before it is.
+/// Records are written with group commit: [`record`](MessageLog::record) hands its record to
+/// one writer task per log and waits until the transaction holding it has committed. The
+/// writer takes whatever records are waiting (up to [`MAX_LOG_BATCH`]), signs one [`LogSeal`]
+/// over them and writes seal and records in one transaction. Concurrent exchanges so share a
+/// commit (on SQLite with `synchronous=FULL`, one fsync) and a signature instead of each
+/// paying one; a record is still never reported written before it is.
 #[derive(Clone)]
 pub struct StoreMessageLog {
     store: Store,
@@ -230,21 +325,29 @@ pub struct StoreMessageLog {
     writer: Arc<OnceLock<mpsc::UnboundedSender<Pending>>>,
 }
 
-/// Records one transaction of the writer holds at most.
+/// Records one transaction (and one seal) of the writer holds at most.
 pub const MAX_LOG_BATCH: usize = 256;
 
-/// A signed record waiting for its commit, and whom to tell how it went.
+/// A record waiting for its commit, and whom to tell how it went.
 struct Pending {
-    signed: SignedLogRecord,
+    record: LogRecord,
     written: oneshot::Sender<Result<(), String>>,
 }
 
-/// The writer task: each round, every waiting record (up to [`MAX_LOG_BATCH`]) in one
-/// transaction, then the outcome to each of their writers. Ends when every sender is gone.
-async fn write_batches(store: Store, mut queue: mpsc::UnboundedReceiver<Pending>) {
+/// The writer task: each round, every waiting record (up to [`MAX_LOG_BATCH`]) sealed and
+/// written in one transaction, then the outcome to each of their writers. Ends when every
+/// sender is gone.
+async fn write_batches(
+    store: Store,
+    keys: Arc<MemberKeys>,
+    clock: SharedClock,
+    mut queue: mpsc::UnboundedReceiver<Pending>,
+) {
     let mut batch = Vec::with_capacity(MAX_LOG_BATCH);
     while queue.recv_many(&mut batch, MAX_LOG_BATCH).await > 0 {
-        let outcome = insert_batch(&store, &batch)
+        let records: Vec<LogRecord> = batch.iter().map(|p| p.record.clone()).collect();
+        let seal = LogSeal::seal(&records, &keys, clock.now());
+        let outcome = insert_batch(&store, &keys.id, &seal, &records)
             .await
             .map_err(|error| error.to_string());
         for pending in batch.drain(..) {
@@ -254,22 +357,41 @@ async fn write_batches(store: Store, mut queue: mpsc::UnboundedReceiver<Pending>
     }
 }
 
-async fn insert_batch(store: &Store, batch: &[Pending]) -> Result<(), StoreError> {
+async fn insert_batch(
+    store: &Store,
+    logged_by: &ClientId,
+    seal: &LogSeal,
+    records: &[LogRecord],
+) -> Result<(), StoreError> {
+    let logged_by = logged_by.to_string();
     let mut tx = store.begin_write().await?;
-    for pending in batch {
-        let signed = &pending.signed;
-        let record = &signed.record;
+    on_tx!(&mut tx, conn => {
+        sqlx::query(
+            "INSERT INTO exchange_log_seals (id, logged_by, sealed_at, digests, signature) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(seal.id)
+        .bind(&logged_by)
+        .bind(seal.sealed_at)
+        .bind(seal.packed_digests())
+        .bind(&seal.signature)
+        .execute(&mut *conn)
+        .await?;
+    });
+    for (index, record) in records.iter().enumerate() {
         let duration = i64::try_from(record.duration_ms).unwrap_or(i64::MAX);
+        // At most MAX_LOG_BATCH records per seal.
+        let index = i32::try_from(index).unwrap_or(i32::MAX);
         on_tx!(&mut tx, conn => {
             sqlx::query(
                 "INSERT INTO exchange_log (message_id, side, logged_by, client, service, \
                  consent_id, request_sm3, response_sm3, started_at, duration_ms, status, \
-                 outcome, signature) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                 outcome, seal_id, seal_index) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
             )
             .bind(record.message_id)
             .bind(record.side.as_str())
-            .bind(signed.logged_by.to_string())
+            .bind(&logged_by)
             .bind(&record.client)
             .bind(&record.service)
             .bind(record.consent_id)
@@ -279,7 +401,8 @@ async fn insert_batch(store: &Store, batch: &[Pending]) -> Result<(), StoreError
             .bind(duration)
             .bind(record.status.map(i32::from))
             .bind(&record.outcome)
-            .bind(&signed.signature)
+            .bind(seal.id)
+            .bind(index)
             .execute(conn)
             .await?;
         });
@@ -309,12 +432,34 @@ struct LogRow {
     duration_ms: i64,
     status: Option<i32>,
     outcome: String,
-    signature: Vec<u8>,
+    signature: Option<Vec<u8>>,
+    seal_index: Option<i32>,
+    seal_id: Option<Uuid>,
+    sealed_at: Option<DateTime<Utc>>,
+    seal_digests: Option<Vec<u8>>,
+    seal_signature: Option<Vec<u8>>,
 }
 
 impl LogRow {
     fn into_record(self) -> Result<SignedLogRecord, ExchangeError> {
         let corrupt = |what: &str| ExchangeError::Malformed(format!("exchange_log: bad {what}"));
+        let proof = match (self.signature, self.seal_index, self.seal_id) {
+            (Some(signature), None, None) => LogProof::Signature(signature),
+            (None, Some(index), Some(id)) => LogProof::Sealed {
+                seal: LogSeal {
+                    id,
+                    sealed_at: self.sealed_at.ok_or_else(|| corrupt("seal"))?,
+                    digests: self
+                        .seal_digests
+                        .as_deref()
+                        .and_then(LogSeal::unpack_digests)
+                        .ok_or_else(|| corrupt("seal digests"))?,
+                    signature: self.seal_signature.ok_or_else(|| corrupt("seal"))?,
+                },
+                index: usize::try_from(index).map_err(|_| corrupt("seal_index"))?,
+            },
+            _ => return Err(corrupt("proof")),
+        };
         Ok(SignedLogRecord {
             record: LogRecord {
                 message_id: self.message_id,
@@ -334,7 +479,7 @@ impl LogRow {
                 outcome: self.outcome,
             },
             logged_by: self.logged_by.parse().map_err(|_| corrupt("logged_by"))?,
-            signature: self.signature,
+            proof,
         })
     }
 }
@@ -365,11 +510,20 @@ impl StoreMessageLog {
     pub async fn purge_older_than(&self, days: u32) -> Result<u64, ExchangeError> {
         let cutoff = self.clock.now() - TimeDelta::days(i64::from(days));
         let deleted = on_pool!(self.store, pool => {
-            sqlx::query("DELETE FROM exchange_log WHERE started_at < $1")
+            let deleted = sqlx::query("DELETE FROM exchange_log WHERE started_at < $1")
                 .bind(cutoff)
                 .execute(pool)
                 .await?
-                .rows_affected()
+                .rows_affected();
+            // A seal goes with the last of its records (a batch may straddle the cutoff).
+            sqlx::query(
+                "DELETE FROM exchange_log_seals WHERE sealed_at < $1 AND NOT EXISTS \
+                 (SELECT 1 FROM exchange_log l WHERE l.seal_id = exchange_log_seals.id)",
+            )
+            .bind(cutoff)
+            .execute(pool)
+            .await?;
+            deleted
         });
         tracing::info!(deleted, cutoff = %format_timestamp(cutoff), "exchange log purged");
         Ok(deleted)
@@ -387,9 +541,12 @@ impl StoreMessageLog {
     ) -> Result<Vec<SignedLogRecord>, ExchangeError> {
         let rows: Vec<LogRow> = on_pool!(self.store, pool => {
             sqlx::query_as::<_, LogRow>(
-                "SELECT message_id, side, logged_by, client, service, consent_id, request_sm3, \
-                 response_sm3, started_at, duration_ms, status, outcome, signature \
-                 FROM exchange_log WHERE message_id = $1 ORDER BY seq",
+                "SELECT l.message_id, l.side, l.logged_by, l.client, l.service, l.consent_id, \
+                 l.request_sm3, l.response_sm3, l.started_at, l.duration_ms, l.status, \
+                 l.outcome, l.signature, l.seal_index, s.id AS seal_id, s.sealed_at, \
+                 s.digests AS seal_digests, s.signature AS seal_signature \
+                 FROM exchange_log l LEFT JOIN exchange_log_seals s ON s.id = l.seal_id \
+                 WHERE l.message_id = $1 ORDER BY l.seq",
             )
             .bind(message_id)
             .fetch_all(pool)
@@ -404,7 +561,12 @@ impl MessageLog for StoreMessageLog {
     async fn record(&self, record: &LogRecord) -> Result<(), ExchangeError> {
         let writer = self.writer.get_or_init(|| {
             let (sender, queue) = mpsc::unbounded_channel();
-            tokio::spawn(write_batches(self.store.clone(), queue));
+            tokio::spawn(write_batches(
+                self.store.clone(),
+                Arc::clone(&self.keys),
+                Arc::clone(&self.clock),
+                queue,
+            ));
             sender
         });
         let (written, outcome) = oneshot::channel();
@@ -417,7 +579,7 @@ impl MessageLog for StoreMessageLog {
         let gone = || unwritten("the message log's writer has stopped".to_string());
         writer
             .send(Pending {
-                signed: record.sign(&self.keys),
+                record: record.as_stored(),
                 written,
             })
             .map_err(|_| gone())?;
@@ -449,13 +611,60 @@ mod tests {
     }
 
     #[test]
-    fn signed_records_verify_and_detect_edits() {
+    fn sealed_records_verify_and_detect_edits() {
         let keys = MemberKeys::generate("CN-CD/COM/bank/bianmin".parse().unwrap());
-        let signed = record().sign(&keys);
-        signed.verify(&keys.sign.verifying_key()).unwrap();
-        let mut edited = signed.clone();
+        let records: Vec<LogRecord> = (0..3).map(|_| record().as_stored()).collect();
+        let seal = LogSeal::seal(&records, &keys, Utc::now());
+        let key = keys.sign.verifying_key();
+        let sealed = |index: usize| SignedLogRecord {
+            record: records[index].clone(),
+            logged_by: keys.id.clone(),
+            proof: LogProof::Sealed {
+                seal: seal.clone(),
+                index,
+            },
+        };
+        for index in 0..3 {
+            sealed(index).verify(&key).unwrap();
+        }
+        // An edited record no longer matches its entry.
+        let mut edited = sealed(1);
         edited.record.outcome = "exchange.not_found".into();
-        assert!(edited.verify(&keys.sign.verifying_key()).is_err());
+        assert!(edited.verify(&key).is_err());
+        // Nor does a record claim another's place.
+        let mut moved = sealed(1);
+        moved.proof = LogProof::Sealed {
+            seal: seal.clone(),
+            index: 2,
+        };
+        assert!(moved.verify(&key).is_err());
+        // A seal with an entry removed (to hide a record) no longer verifies.
+        let mut shortened = sealed(0);
+        if let LogProof::Sealed { seal, .. } = &mut shortened.proof {
+            seal.digests.pop();
+        }
+        assert!(shortened.verify(&key).is_err());
+        // Another logger's key does not verify it.
+        let other = MemberKeys::generate("CN-CD/GOV/hpf-center/accounts".parse().unwrap());
+        assert!(sealed(0).verify(&other.sign.verifying_key()).is_err());
+    }
+
+    #[test]
+    fn records_signed_one_by_one_still_verify() {
+        let keys = MemberKeys::generate("CN-CD/COM/bank/bianmin".parse().unwrap());
+        let record = record().as_stored();
+        let signature = keys.sign.sign(
+            &keys.id.to_string(),
+            record.signing_string(&keys.id).as_bytes(),
+        );
+        let mut signed = SignedLogRecord {
+            record,
+            logged_by: keys.id.clone(),
+            proof: LogProof::Signature(signature.to_vec()),
+        };
+        signed.verify(&keys.sign.verifying_key()).unwrap();
+        signed.record.duration_ms += 1;
+        assert!(signed.verify(&keys.sign.verifying_key()).is_err());
     }
 
     #[tokio::test]

@@ -161,7 +161,7 @@ impl NonceStore for StoreNonceStore {
     ) -> Result<bool, ExchangeError> {
         let client = client.to_string();
         let nonce = nonce.to_ascii_lowercase();
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.store.begin_write().await?;
         let inserted = on_tx!(&mut tx, conn => {
             sqlx::query("DELETE FROM exchange_nonces WHERE expires_at <= $1")
                 .bind(now)

@@ -25,7 +25,8 @@ async fn dump_log(db: &TestDb) -> Vec<String> {
              'consent_id', hex(consent_id), 'request_sm3', request_sm3, \
              'response_sm3', response_sm3, 'started_at', started_at, \
              'duration_ms', duration_ms, 'status', status, 'outcome', outcome, \
-             'signature', hex(signature)) FROM exchange_log ORDER BY seq"
+             'signature', hex(signature), 'seal_id', hex(seal_id), 'seal_index', seal_index) \
+             FROM exchange_log ORDER BY seq"
         }
     };
     on_pool!(db.store, pool => {
@@ -260,6 +261,27 @@ async fn concurrent_records_are_each_written_once_before_they_return() {
         let stored = log.records_for(*id).await.unwrap();
         stored[0].verify(&keys.sign.verifying_key()).unwrap();
     }
+    // Records that waited together share a seal: fewer signatures than records.
+    let seals: i64 = on_pool!(db.store, pool => {
+        sqlx::query_scalar("SELECT COUNT(*) FROM exchange_log_seals")
+            .fetch_one(pool)
+            .await
+            .unwrap()
+    });
+    assert!(seals < 300 && seals >= 2, "{seals} seals");
+
+    // A record edited in the database no longer verifies against its seal.
+    let edited = ids[150];
+    on_pool!(db.store, pool => {
+        sqlx::query("UPDATE exchange_log SET outcome = 'ok' WHERE message_id = $1")
+            .bind(edited)
+            .execute(pool)
+            .await
+            .unwrap();
+    });
+    let stored = log.records_for(edited).await.unwrap();
+    assert_eq!(stored[0].record.outcome, "ok");
+    assert!(stored[0].verify(&keys.sign.verifying_key()).is_err());
 }
 
 #[tokio::test]

@@ -138,7 +138,7 @@ pub async fn rotate(
     let path = require_file(source)?;
     let previous = keyring.current_version();
     let version = keyring.rotate(now)?;
-    let mut tx = store.begin().await?;
+    let mut tx = store.begin_write().await?;
     tx.append_audit(
         keyring.audit_key(),
         &audit_entry(
@@ -176,7 +176,7 @@ pub async fn retire(
         );
     }
     keyring.retire_below(below)?;
-    let mut tx = store.begin().await?;
+    let mut tx = store.begin_write().await?;
     tx.append_audit(
         keyring.audit_key(),
         &audit_entry("keys.retire", json!({ "below": below }), now),

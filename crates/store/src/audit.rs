@@ -203,7 +203,7 @@ impl Store {
     /// Appends `entry` in a transaction of its own (see [`Tx::append_audit`]); for acts that
     /// change nothing else in the database, such as a read or a key operation.
     pub async fn append_audit(&self, key: &AuditKey, entry: &AuditEntry) -> Result<i64> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_write().await?;
         let seq = tx.append_audit(key, entry).await?;
         tx.commit().await?;
         Ok(seq)

@@ -23,7 +23,7 @@ pub mod testing;
 pub use audit::{AuditEntry, AuditReport, BrokenEntry, StoredAuditEntry};
 pub use error::StoreError;
 pub use outbox::{NewEvent, StoredEvent};
-pub use pool::{Backend, Pool, Store, StoreOptions, Tx};
+pub use pool::{Backend, Pool, SqliteTx, Store, StoreOptions, Tx};
 
 /// Result type of this crate.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

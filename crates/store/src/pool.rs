@@ -1,10 +1,13 @@
+use std::ops::{Deref, DerefMut};
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{PgPool, Postgres, Sqlite, SqlitePool};
+use sqlx::{PgPool, Postgres, Sqlite, SqliteConnection, SqlitePool};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::{Result, StoreError};
 
@@ -62,6 +65,9 @@ pub enum Pool {
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: Pool,
+    /// SQLite only: the turn to write, one at a time per process (see
+    /// [`begin_write`](Store::begin_write)).
+    writer: Arc<Semaphore>,
 }
 
 impl Store {
@@ -112,6 +118,7 @@ impl Store {
             .await?;
         Ok(Store {
             pool: Pool::Sqlite(pool),
+            writer: Arc::new(Semaphore::new(1)),
         })
     }
 
@@ -127,6 +134,7 @@ impl Store {
             .await?;
         Ok(Store {
             pool: Pool::Postgres(pool),
+            writer: Arc::new(Semaphore::new(1)),
         })
     }
 
@@ -191,7 +199,10 @@ impl Store {
     /// Starts a transaction; dropped without [`Tx::commit`] it rolls back.
     pub async fn begin(&self) -> Result<Tx> {
         Ok(match &self.pool {
-            Pool::Sqlite(pool) => Tx::Sqlite(pool.begin().await?),
+            Pool::Sqlite(pool) => Tx::Sqlite(SqliteTx {
+                tx: pool.begin().await?,
+                _turn: None,
+            }),
             Pool::Postgres(pool) => Tx::Postgres(pool.begin().await?),
         })
     }
@@ -200,9 +211,27 @@ impl Store {
     /// (`BEGIN IMMEDIATE`): a deferred transaction that reads first and writes later fails with
     /// `SQLITE_BUSY` whenever another connection committed in between. On PostgreSQL it is an
     /// ordinary transaction (take row locks with `SELECT … FOR UPDATE` where needed).
+    ///
+    /// On SQLite the writers of this process also queue for their turn here, first come first
+    /// served, before they take a connection: SQLite has one write lock, and a writer that
+    /// finds it taken waits in SQLite's busy handler, which sleeps in steps of up to 100 ms
+    /// whatever the lock's holder does. Under load those sleeps left the cores idle while
+    /// writers waited (and made the slowest decisions take a second); a queue wakes the next
+    /// writer the moment the last one commits. The busy timeout still covers writers of other
+    /// processes (the CLI beside a running server).
     pub async fn begin_write(&self) -> Result<Tx> {
         Ok(match &self.pool {
-            Pool::Sqlite(pool) => Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
+            Pool::Sqlite(pool) => {
+                // The semaphore is never closed, so acquiring can only wait.
+                let turn = Arc::clone(&self.writer)
+                    .acquire_owned()
+                    .await
+                    .map_err(|_| StoreError::Database(sqlx::Error::PoolClosed))?;
+                Tx::Sqlite(SqliteTx {
+                    tx: pool.begin_with("BEGIN IMMEDIATE").await?,
+                    _turn: Some(turn),
+                })
+            }
             Pool::Postgres(pool) => Tx::Postgres(pool.begin().await?),
         })
     }
@@ -220,7 +249,7 @@ impl Store {
 #[derive(Debug)]
 pub enum Tx {
     /// SQLite transaction.
-    Sqlite(sqlx::Transaction<'static, Sqlite>),
+    Sqlite(SqliteTx),
     /// PostgreSQL transaction.
     Postgres(sqlx::Transaction<'static, Postgres>),
 }
@@ -229,7 +258,7 @@ impl Tx {
     /// Commits; only after this returns `Ok` is the change (and its outbox events) durable.
     pub async fn commit(self) -> Result<()> {
         match self {
-            Tx::Sqlite(tx) => tx.commit().await?,
+            Tx::Sqlite(tx) => tx.tx.commit().await?,
             Tx::Postgres(tx) => tx.commit().await?,
         }
         Ok(())
@@ -238,10 +267,32 @@ impl Tx {
     /// Rolls back explicitly (dropping the transaction does the same, later).
     pub async fn rollback(self) -> Result<()> {
         match self {
-            Tx::Sqlite(tx) => tx.rollback().await?,
+            Tx::Sqlite(tx) => tx.tx.rollback().await?,
             Tx::Postgres(tx) => tx.rollback().await?,
         }
         Ok(())
+    }
+}
+
+/// A SQLite transaction, holding its process's turn to write if it was begun with
+/// [`Store::begin_write`]; the turn passes on when it commits, rolls back or is dropped.
+#[derive(Debug)]
+pub struct SqliteTx {
+    tx: sqlx::Transaction<'static, Sqlite>,
+    _turn: Option<OwnedSemaphorePermit>,
+}
+
+impl Deref for SqliteTx {
+    type Target = SqliteConnection;
+
+    fn deref(&self) -> &SqliteConnection {
+        &self.tx
+    }
+}
+
+impl DerefMut for SqliteTx {
+    fn deref_mut(&mut self) -> &mut SqliteConnection {
+        &mut self.tx
     }
 }
 

@@ -118,7 +118,7 @@ pub async fn admit(
 ) -> Result<(Uuid, Option<Uuid>), ApiError> {
     let now = state.clock().now();
     let expires = DateTime::<Utc>::from_timestamp(claims.exp, 0).unwrap_or(now);
-    let mut tx = state.store().begin().await?;
+    let mut tx = state.store().begin_write().await?;
     let inserted = on_tx!(&mut tx, conn => {
         sqlx::query("DELETE FROM used_assertions WHERE expires_at < $1")
             .bind(now)

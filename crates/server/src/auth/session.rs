@@ -110,7 +110,7 @@ pub async fn open(
     let now = state.clock().now();
     let id = Uuid::now_v7();
     let expires_at = now + Duration::minutes(state.config().auth.session_ttl_minutes);
-    let mut tx = state.store().begin().await?;
+    let mut tx = state.store().begin_write().await?;
     on_tx!(&mut tx, conn => {
         sqlx::query(
             "INSERT INTO sessions (id, principal_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
@@ -141,7 +141,7 @@ pub async fn open(
 /// Revokes a session (logout); later requests with its token get 401.
 pub async fn revoke(state: &AppState, principal: &Principal) -> Result<(), ApiError> {
     let now = state.clock().now();
-    let mut tx = state.store().begin().await?;
+    let mut tx = state.store().begin_write().await?;
     on_tx!(&mut tx, conn => {
         sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
             .bind(now)

@@ -687,7 +687,10 @@ pub async fn submit_for(
             return Err(FetchError::ConsentRequired { purpose }.into());
         }
     }
-    let taken = bianmin_store::on_pool!(state.store(), pool => {
+    // In a write transaction, not on the pool: on SQLite that queues for the process's turn
+    // to write instead of sleeping in SQLite's busy handler (see `Store::begin_write`).
+    let mut tx = state.store().begin_write().await?;
+    let taken = bianmin_store::on_tx!(&mut tx, conn => {
         sqlx::query(
             "UPDATE loan_applications SET state = 'processing', submitted_at = $1, \
              updated_at = $1 WHERE id = $2 AND state = $3 AND updated_at = $4",
@@ -696,11 +699,12 @@ pub async fn submit_for(
         .bind(id)
         .bind(&row.state)
         .bind(row.updated_at)
-        .execute(pool)
+        .execute(conn)
         .await
         .map_err(StoreError::from)?
         .rows_affected()
     });
+    tx.commit().await?;
     if taken != 1 {
         return Err(conflict("loan.processing", "您的申请正在审批中，请稍候。"));
     }
