@@ -83,7 +83,7 @@ use bianmin_store::Store;
 pub use error::ConsentError;
 pub use model::{Consent, ConsentRequest, ConsentState, ConsentUse};
 pub use purpose::{Purpose, kinds};
-pub use usage::NewUse;
+pub use usage::{ConsentUses, NewUse};
 
 /// Result type of this crate.
 pub type Result<T, E = ConsentError> = std::result::Result<T, E>;

@@ -27,6 +27,50 @@ pub struct NewUse<'a> {
     pub message_id: Uuid,
 }
 
+/// The uses of one consent, for [`ConsentLedger::authorize_uses_of`].
+#[derive(Debug, Clone, Copy)]
+pub struct ConsentUses<'a> {
+    /// The consent.
+    pub consent_id: Uuid,
+    /// What it is used for.
+    pub uses: &'a [NewUse<'a>],
+}
+
+/// What the checks on a locked consent row found.
+enum Checked<'u> {
+    /// Usable: its signed artefact, and the uses to record (those not recorded before).
+    Usable {
+        signed: SignedConsent,
+        new: Vec<&'u NewUse<'u>>,
+    },
+    /// Active but past its validity.
+    Lapsed,
+}
+
+/// Refuses an empty list of uses, a malformed data kind or service identifier.
+fn check_uses(uses: &[NewUse<'_>]) -> Result<()> {
+    if uses.is_empty() {
+        return Err(ConsentError::InvalidRequest("no use to authorise"));
+    }
+    for new in uses {
+        if !kinds::well_formed(new.data_kind) {
+            return Err(ConsentError::InvalidRequest(
+                "a data kind is 1 to 64 ASCII letters, digits, '.', '_' or '-'",
+            ));
+        }
+        let service = new.service;
+        if service.is_empty()
+            || service.chars().count() > MAX_SERVICE_CHARS
+            || service.chars().any(|c| c.is_control() || c.is_whitespace())
+        {
+            return Err(ConsentError::InvalidRequest(
+                "service must be a service identifier",
+            ));
+        }
+    }
+    Ok(())
+}
+
 impl ConsentLedger {
     /// Authorises one request to `service` for `data_kind` under consent `consent_id` of
     /// `person_id`, records the use, and returns the signed consent to send with it
@@ -102,34 +146,113 @@ impl ConsentLedger {
         uses: &[NewUse<'_>],
         now: DateTime<Utc>,
     ) -> Result<SignedConsent> {
-        if uses.is_empty() {
+        let mut signed = self
+            .authorize_uses_of(person_id, &[ConsentUses { consent_id, uses }], now)
+            .await?;
+        signed
+            .pop()
+            .ok_or(ConsentError::InvalidRequest("no use to authorise"))
+    }
+
+    /// Authorises uses of several consents of `person_id` in one transaction, each as
+    /// [`authorize_uses`](Self::authorize_uses) would: a loan decision asks under a consent
+    /// for government data and another for the credit report, and pays one commit (one turn
+    /// at SQLite's write lock) for both. All are authorised or none: one consent's refusal
+    /// refuses every use, and nothing is recorded. Returns each consent's signed artefact, in
+    /// the order given.
+    ///
+    /// # Errors
+    ///
+    /// As [`authorize_use`](Self::authorize_use), for the first consent refused;
+    /// [`ConsentError::InvalidRequest`] also for no consent, a consent without uses, or the
+    /// same consent twice.
+    pub async fn authorize_uses_of(
+        &self,
+        person_id: Uuid,
+        batches: &[ConsentUses<'_>],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<SignedConsent>> {
+        if batches.is_empty() {
             return Err(ConsentError::InvalidRequest("no use to authorise"));
         }
-        for new in uses {
-            if !kinds::well_formed(new.data_kind) {
-                return Err(ConsentError::InvalidRequest(
-                    "a data kind is 1 to 64 ASCII letters, digits, '.', '_' or '-'",
-                ));
-            }
-            let service = new.service;
-            if service.is_empty()
-                || service.chars().count() > MAX_SERVICE_CHARS
-                || service.chars().any(|c| c.is_control() || c.is_whitespace())
+        for (index, batch) in batches.iter().enumerate() {
+            if batches[..index]
+                .iter()
+                .any(|other| other.consent_id == batch.consent_id)
             {
-                return Err(ConsentError::InvalidRequest(
-                    "service must be a service identifier",
-                ));
+                return Err(ConsentError::InvalidRequest("a consent named twice"));
             }
+            check_uses(batch.uses)?;
         }
         let now = stored_time(now);
-        // Opened before the transaction (see `crate::artefact`); the locked row decides.
-        let before = read(&self.store, consent_id, person_id).await?;
-        let opened = match &before.signed_artefact_enc {
-            Some(sealed) => Some(self.open_artefact(person_id, consent_id, sealed).await),
-            None => None,
-        };
+        // Opened before the transaction (see `crate::artefact`); the locked rows decide.
+        let mut opened = Vec::with_capacity(batches.len());
+        for batch in batches {
+            let before = read(&self.store, batch.consent_id, person_id).await?;
+            let header = match &before.signed_artefact_enc {
+                Some(sealed) => Some(
+                    self.open_artefact(person_id, batch.consent_id, sealed)
+                        .await,
+                ),
+                None => None,
+            };
+            opened.push((before, header));
+        }
         let mut tx = self.store.begin_write().await?;
-        let row = lock(&mut tx, consent_id, person_id).await?;
+        let mut signed_all = Vec::with_capacity(batches.len());
+        let mut to_record: Vec<(Uuid, &NewUse<'_>)> = Vec::new();
+        for (batch, (before, header)) in batches.iter().zip(opened) {
+            match self
+                .check_locked(&mut tx, person_id, batch, &before, header, now)
+                .await?
+            {
+                Checked::Usable { signed, new } => {
+                    signed_all.push(signed);
+                    to_record.extend(new.into_iter().map(|use_| (batch.consent_id, use_)));
+                }
+                Checked::Lapsed => {
+                    tx.rollback().await?;
+                    self.expire_lapsed(batch.consent_id, person_id, now).await?;
+                    return Err(ConsentError::Expired);
+                }
+            }
+        }
+        if to_record.is_empty() {
+            tx.rollback().await?;
+            return Ok(signed_all);
+        }
+        bianmin_store::on_tx!(&mut tx, conn => {
+            let mut insert = sqlx::QueryBuilder::new(
+                "INSERT INTO consent_uses (id, consent_id, data_kind, service, message_id, \
+                 used_at) ",
+            );
+            insert.push_values(&to_record, |mut row, (consent_id, new)| {
+                row.push_bind(bianmin_core::id::new_id())
+                    .push_bind(*consent_id)
+                    .push_bind(new.data_kind)
+                    .push_bind(new.service)
+                    .push_bind(new.message_id)
+                    .push_bind(now);
+            });
+            insert.build().execute(conn).await?;
+        });
+        tx.commit().await?;
+        Ok(signed_all)
+    }
+
+    /// The checks of one consent's uses on its locked row: its signed artefact and the uses
+    /// not recorded before, or that its validity has ended.
+    async fn check_locked<'u>(
+        &self,
+        tx: &mut Tx,
+        person_id: Uuid,
+        batch: &ConsentUses<'u>,
+        before: &ConsentRow,
+        opened: Option<Result<String>>,
+        now: DateTime<Utc>,
+    ) -> Result<Checked<'u>> {
+        let (consent_id, uses) = (batch.consent_id, batch.uses);
+        let row = lock(tx, consent_id, person_id).await?;
         match row.state()? {
             ConsentState::Active => {}
             ConsentState::Revoked => return Err(ConsentError::Revoked),
@@ -137,9 +260,7 @@ impl ConsentLedger {
             state => return Err(ConsentError::NotActive { state }),
         }
         if row.lapsed(now) {
-            expire(&mut tx, &self.audit_key, &row, now).await?;
-            tx.commit().await?;
-            return Err(ConsentError::Expired);
+            return Ok(Checked::Lapsed);
         }
         if now < row.valid_from {
             return Err(ConsentError::NotYetValid);
@@ -177,36 +298,40 @@ impl ConsentLedger {
 
         // What is already recorded: a retry of a use, or another kind of a request already
         // counted, is the same use.
-        let mut recorded: Vec<(Uuid, Vec<String>)> = Vec::new();
-        for new in uses {
-            if !recorded.iter().any(|(id, _)| *id == new.message_id) {
-                let kinds = kinds_used_by(&mut tx, consent_id, new.message_id).await?;
-                recorded.push((new.message_id, kinds));
-            }
-        }
-        let mut to_record: Vec<&NewUse<'_>> = Vec::new();
-        for new in uses {
+        let mut message_ids: Vec<Uuid> = uses.iter().map(|new| new.message_id).collect();
+        message_ids.sort_unstable();
+        message_ids.dedup();
+        let stored = kinds_used_by(tx, consent_id, &message_ids).await?;
+        let recorded: Vec<(Uuid, Vec<String>)> = message_ids
+            .into_iter()
+            .map(|id| {
+                let kinds = stored
+                    .iter()
+                    .filter(|(message, _)| *message == id)
+                    .map(|(_, kind)| kind.clone())
+                    .collect();
+                (id, kinds)
+            })
+            .collect();
+        let mut new: Vec<&'u NewUse<'u>> = Vec::new();
+        for use_ in uses {
             let already = recorded.iter().any(|(id, kinds)| {
-                *id == new.message_id && kinds.iter().any(|kind| kind == new.data_kind)
-            }) || to_record.iter().any(|other| {
-                other.message_id == new.message_id && other.data_kind == new.data_kind
+                *id == use_.message_id && kinds.iter().any(|kind| kind == use_.data_kind)
+            }) || new.iter().any(|other| {
+                other.message_id == use_.message_id && other.data_kind == use_.data_kind
             });
             if !already {
-                to_record.push(new);
+                new.push(use_);
             }
-        }
-        if to_record.is_empty() {
-            tx.rollback().await?;
-            return Ok(signed);
         }
         let new_requests = recorded
             .iter()
             .filter(|(_, kinds)| kinds.is_empty())
             .count();
-        if new_requests > 0 {
+        if !new.is_empty() && new_requests > 0 {
             let frequency = row.frequency()?;
             let since = window_start(frequency.unit, now);
-            let used = requests_since(&mut tx, consent_id, since).await?;
+            let used = requests_since(tx, consent_id, since).await?;
             let wanted = used.saturating_add(i64::try_from(new_requests).unwrap_or(i64::MAX));
             if wanted > i64::from(frequency.max) {
                 return Err(ConsentError::FrequencyExceeded {
@@ -215,25 +340,24 @@ impl ConsentLedger {
                 });
             }
         }
-        for new in to_record {
-            bianmin_store::on_tx!(&mut tx, conn => {
-                sqlx::query(
-                    "INSERT INTO consent_uses (id, consent_id, data_kind, service, message_id, \
-                     used_at) VALUES ($1, $2, $3, $4, $5, $6)",
-                )
-                .bind(bianmin_core::id::new_id())
-                .bind(consent_id)
-                .bind(new.data_kind)
-                .bind(new.service)
-                .bind(new.message_id)
-                .bind(now)
-                .execute(conn)
-                .await
-                .map(|_| ())?
-            });
+        Ok(Checked::Usable { signed, new })
+    }
+
+    /// Moves the `ACTIVE` consent `consent_id`, found past its validity, to `EXPIRED` in a
+    /// transaction of its own (audited, actor `system`), if it still is.
+    async fn expire_lapsed(
+        &self,
+        consent_id: Uuid,
+        person_id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let mut tx = self.store.begin_write().await?;
+        let row = lock(&mut tx, consent_id, person_id).await?;
+        if row.state()? == ConsentState::Active && row.lapsed(now) {
+            expire(&mut tx, &self.audit_key, &row, now).await?;
+            tx.commit().await?;
         }
-        tx.commit().await?;
-        Ok(signed)
+        Ok(())
     }
 
     /// Keeps `signed`, whose text has the SM3 `digest`, as verified: its signature was checked,
@@ -293,15 +417,24 @@ impl ConsentLedger {
 }
 
 /// The data kinds already recorded for request `message_id` under `consent_id`.
-async fn kinds_used_by(tx: &mut Tx, consent_id: Uuid, message_id: Uuid) -> Result<Vec<String>> {
+/// The kinds already recorded under `consent_id` for each of `message_ids`, in one query (a
+/// round trip per message would be made while holding the write lock).
+async fn kinds_used_by(
+    tx: &mut Tx,
+    consent_id: Uuid,
+    message_ids: &[Uuid],
+) -> Result<Vec<(Uuid, String)>> {
     Ok(bianmin_store::on_tx!(tx, conn => {
-        sqlx::query_scalar::<_, String>(
-            "SELECT data_kind FROM consent_uses WHERE consent_id = $1 AND message_id = $2",
-        )
-        .bind(consent_id)
-        .bind(message_id)
-        .fetch_all(conn)
-        .await?
+        let mut query = sqlx::QueryBuilder::new(
+            "SELECT message_id, data_kind FROM consent_uses WHERE consent_id = ",
+        );
+        query.push_bind(consent_id).push(" AND message_id IN (");
+        let mut ids = query.separated(", ");
+        for id in message_ids {
+            ids.push_bind(*id);
+        }
+        query.push(")");
+        query.build_query_as::<(Uuid, String)>().fetch_all(conn).await?
     }))
 }
 

@@ -3,7 +3,9 @@
 
 mod common;
 
-use bianmin_consent::{Consent, ConsentError, ConsentState, NewUse, Purpose, audit_actions, kinds};
+use bianmin_consent::{
+    Consent, ConsentError, ConsentState, ConsentUses, NewUse, Purpose, audit_actions, kinds,
+};
 use bianmin_exchange::{ConsentArtefact, FrequencyUnit, SignedConsent};
 use chrono::Duration;
 use common::{Fixture, HPF_SERVICE, OPERATOR, PLATFORM, at, request};
@@ -636,4 +638,103 @@ async fn a_batch_of_uses_is_recorded_together_or_not_at_all() {
             .len(),
         4
     );
+}
+
+#[tokio::test]
+async fn uses_of_several_consents_are_recorded_together_or_not_at_all() {
+    let f = Fixture::new().await;
+    let roomy = active(&f, 5).await;
+    let full = active(&f, 1).await;
+    let fresh = || NewUse {
+        data_kind: kinds::HPF_ACCOUNT,
+        service: HPF_SERVICE,
+        message_id: Uuid::now_v7(),
+    };
+    let count = |consent: Consent| {
+        let ledger = f.ledger.clone();
+        async move {
+            ledger
+                .uses(consent.id, consent.person_id)
+                .await
+                .unwrap()
+                .len()
+        }
+    };
+    let (one, two) = ([fresh()], [fresh()]);
+    let signed = f
+        .ledger
+        .authorize_uses_of(
+            f.zhang.id,
+            &[
+                ConsentUses {
+                    consent_id: roomy.id,
+                    uses: &one,
+                },
+                ConsentUses {
+                    consent_id: full.id,
+                    uses: &two,
+                },
+            ],
+            at(2),
+        )
+        .await
+        .unwrap();
+    // Each consent's own artefact, in the order asked.
+    let ids: Vec<Uuid> = signed.iter().map(|s| s.artefact.consent_id).collect();
+    assert_eq!(ids, [roomy.id, full.id]);
+    assert_eq!(
+        (count(roomy.clone()).await, count(full.clone()).await),
+        (1, 1)
+    );
+
+    // The second consent's day is spent: the first's use is refused with it.
+    let (three, four) = ([fresh()], [fresh()]);
+    let refused = f
+        .ledger
+        .authorize_uses_of(
+            f.zhang.id,
+            &[
+                ConsentUses {
+                    consent_id: roomy.id,
+                    uses: &three,
+                },
+                ConsentUses {
+                    consent_id: full.id,
+                    uses: &four,
+                },
+            ],
+            at(3),
+        )
+        .await;
+    assert!(
+        matches!(refused, Err(ConsentError::FrequencyExceeded { max: 1, .. })),
+        "{refused:?}"
+    );
+    assert_eq!(
+        (count(roomy.clone()).await, count(full.clone()).await),
+        (1, 1)
+    );
+
+    // The same consent twice, or none, is not a request.
+    for batches in [
+        vec![
+            ConsentUses {
+                consent_id: roomy.id,
+                uses: &three,
+            },
+            ConsentUses {
+                consent_id: roomy.id,
+                uses: &four,
+            },
+        ],
+        Vec::new(),
+    ] {
+        assert!(matches!(
+            f.ledger
+                .authorize_uses_of(f.zhang.id, &batches, at(4))
+                .await,
+            Err(ConsentError::InvalidRequest(_))
+        ));
+    }
+    assert_eq!(count(roomy).await, 1);
 }

@@ -41,7 +41,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use bianmin_consent::{Consent, ConsentError, ConsentLedger, NewUse, Purpose};
+use bianmin_consent::{Consent, ConsentError, ConsentLedger, ConsentUses, NewUse, Purpose};
 use bianmin_core::{ResidentId, SharedClock};
 use bianmin_exchange::{
     ExchangeClient, ExchangeError, Registry, ServiceDef, ServiceId, SignedConsent,
@@ -338,8 +338,8 @@ impl Gateway {
 
     /// Authorises several fetches about person `person_id` at once, for a journey that asks
     /// several agencies together (a loan decision): the steps of [`fetch`](Self::fetch), with
-    /// one consent lookup per purpose, the uses of each consent recorded in one transaction
-    /// ([`ConsentLedger::authorize_uses`]) and the subject opened once. Answers held under a
+    /// one consent lookup per purpose, the uses of all the consents recorded in one
+    /// transaction ([`ConsentLedger::authorize_uses_of`]) and the subject opened once. Answers held under a
     /// consent are served from the cache as in `fetch` (no use recorded for them). Nothing is
     /// sent yet: [`send_authorized`](Self::send_authorized) sends each, and they may run
     /// concurrently.
@@ -387,6 +387,9 @@ impl Gateway {
                 purposes.push(entry.purpose);
             }
         }
+        // Every consent's uses are authorised in one transaction: all or none.
+        let mut consents = Vec::with_capacity(purposes.len());
+        let mut pending: Vec<(Uuid, usize, Uuid, String)> = Vec::new();
         for purpose in purposes {
             let mut kinds: Vec<String> = Vec::new();
             for entry in entries.iter().filter(|e| e.purpose == purpose) {
@@ -403,36 +406,61 @@ impl Gateway {
                 .await?
                 .ok_or(FetchError::ConsentRequired { purpose })?;
             self.hold(person_id, purpose, &consent);
-            let pending: Vec<(usize, Uuid, String)> = entries
-                .iter()
-                .enumerate()
-                .filter(|(_, e)| e.purpose == purpose && matches!(e.ready, Ready::Pending))
-                .map(|(index, e)| (index, Uuid::now_v7(), e.def.id.to_string()))
-                .collect();
-            let uses: Vec<NewUse<'_>> = pending
-                .iter()
-                .flat_map(|(index, message_id, service)| {
-                    entries[*index]
-                        .def
-                        .data_kinds
-                        .iter()
-                        .map(move |kind| NewUse {
-                            data_kind: kind,
-                            service,
-                            message_id: *message_id,
-                        })
-                })
-                .collect();
-            let signed = self
-                .0
+            pending.extend(
+                entries
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, e)| e.purpose == purpose && matches!(e.ready, Ready::Pending))
+                    .map(|(index, e)| (consent.id, index, Uuid::now_v7(), e.def.id.to_string())),
+            );
+            consents.push(consent.id);
+        }
+        let uses: Vec<Vec<NewUse<'_>>> = consents
+            .iter()
+            .map(|consent_id| {
+                pending
+                    .iter()
+                    .filter(|(consent, ..)| consent == consent_id)
+                    .flat_map(|(_, index, message_id, service)| {
+                        entries[*index]
+                            .def
+                            .data_kinds
+                            .iter()
+                            .map(move |kind| NewUse {
+                                data_kind: kind,
+                                service,
+                                message_id: *message_id,
+                            })
+                    })
+                    .collect()
+            })
+            .collect();
+        let batches: Vec<ConsentUses<'_>> = consents
+            .iter()
+            .zip(&uses)
+            .map(|(consent_id, uses)| ConsentUses {
+                consent_id: *consent_id,
+                uses,
+            })
+            .collect();
+        let signed = if batches.is_empty() {
+            Vec::new()
+        } else {
+            self.0
                 .ledger
-                .authorize_uses(consent.id, person_id, &uses, now)
-                .await?;
-            drop(uses);
-            let signed = Arc::new(signed);
-            for (index, message_id, _) in pending {
+                .authorize_uses_of(person_id, &batches, now)
+                .await?
+        };
+        drop(batches);
+        drop(uses);
+        let signed: Vec<(Uuid, Arc<SignedConsent>)> = consents
+            .into_iter()
+            .zip(signed.into_iter().map(Arc::new))
+            .collect();
+        for (consent_id, index, message_id, _) in pending {
+            if let Some((_, consent)) = signed.iter().find(|(id, _)| *id == consent_id) {
                 entries[index].ready = Ready::Send {
-                    consent: Arc::clone(&signed),
+                    consent: Arc::clone(consent),
                     message_id,
                 };
             }
