@@ -9,7 +9,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use bianmin_core::SystemClock;
 use bianmin_server::AppState;
-use bianmin_server::config::{AuthConfig, Config, Secret};
+use bianmin_server::config::{AuthConfig, Config, GuardConfig, Secret};
 use bianmin_store::Backend;
 use hyper::StatusCode;
 use serde::Serialize;
@@ -114,7 +114,8 @@ pub struct AppServer {
 impl AppServer {
     /// Starts the application on a loopback port with a fresh data directory and either a
     /// SQLite database in it or the database at `database_url`. Development sign-in is on so
-    /// that benchmarks can sign in as a demo persona.
+    /// that benchmarks can sign in as a demo persona, and the rate limits are off: the load
+    /// generator is one address sending thousands of requests a second.
     pub async fn start(database_url: Option<&str>) -> anyhow::Result<AppServer> {
         AppServer::start_with(database_url, |_| {}).await
     }
@@ -136,6 +137,10 @@ impl AppServer {
                 dev_login: true,
                 secure_cookies: false,
                 ..defaults.auth
+            },
+            guard: GuardConfig {
+                enabled: false,
+                ..defaults.guard
             },
             ..defaults
         };

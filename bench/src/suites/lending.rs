@@ -53,7 +53,7 @@ const LATENCY_APPLICANTS: usize = 60;
 /// Unrecorded decisions first: they open the connections to the agencies.
 const LATENCY_WARMUP: usize = 4;
 /// Applicants decided for the throughput figure, after one unrecorded round per task.
-const THROUGHPUT_APPLICANTS: usize = 600;
+const THROUGHPUT_APPLICANTS: usize = 2_000;
 /// Tasks preparing applicants (registration, consents, application) at once.
 const SETUP_TASKS: usize = 8;
 /// Lines per transaction of `accrue_all`.

@@ -40,7 +40,7 @@ pub struct ConsentUses<'a> {
 enum Checked<'u> {
     /// Usable: its signed artefact, and the uses to record (those not recorded before).
     Usable {
-        signed: SignedConsent,
+        signed: Box<SignedConsent>,
         new: Vec<&'u NewUse<'u>>,
     },
     /// Active but past its validity.
@@ -207,7 +207,7 @@ impl ConsentLedger {
                 .await?
             {
                 Checked::Usable { signed, new } => {
-                    signed_all.push(signed);
+                    signed_all.push(*signed);
                     to_record.extend(new.into_iter().map(|use_| (batch.consent_id, use_)));
                 }
                 Checked::Lapsed => {
@@ -340,7 +340,10 @@ impl ConsentLedger {
                 });
             }
         }
-        Ok(Checked::Usable { signed, new })
+        Ok(Checked::Usable {
+            signed: Box::new(signed),
+            new,
+        })
     }
 
     /// Moves the `ACTIVE` consent `consent_id`, found past its validity, to `EXPIRED` in a

@@ -174,7 +174,7 @@ impl LogSeal {
     }
 
     fn unpack_digests(packed: &[u8]) -> Option<Vec<[u8; SM3_OUTPUT_LEN]>> {
-        if packed.len() % SM3_OUTPUT_LEN != 0 {
+        if !packed.len().is_multiple_of(SM3_OUTPUT_LEN) {
             return None;
         }
         packed

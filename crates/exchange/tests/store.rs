@@ -268,7 +268,7 @@ async fn concurrent_records_are_each_written_once_before_they_return() {
             .await
             .unwrap()
     });
-    assert!(seals < 300 && seals >= 2, "{seals} seals");
+    assert!((2..300).contains(&seals), "{seals} seals");
 
     // A record edited in the database no longer verifies against its seal.
     let edited = ids[150];

@@ -6,7 +6,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
-use axum::middleware::from_fn;
+use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::{get, post};
 use bianmin_consent::ConsentLedger;
 use bianmin_core::{Clock, SharedClock};
@@ -81,6 +81,8 @@ struct Inner {
     /// 管理驾驶舱: what queries read of closed day and month cells.
     cockpit_cache: crate::cockpit::ClosedCache,
     metrics: PrometheusHandle,
+    /// Rate limits per endpoint class (`crate::guard`).
+    guard: crate::guard::Guard,
 }
 
 /// The keys a running server holds.
@@ -97,6 +99,8 @@ pub struct Keys {
 
 impl AppState {
     /// Assembles the state.
+    // One argument per part that `assemble_state` builds (and may fail to build) on its own.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         config: Config,
         store: Store,
@@ -105,6 +109,7 @@ impl AppState {
         exchange: Option<Exchange>,
         lending: Arc<crate::lending::Lending>,
         metrics: PrometheusHandle,
+        guard: crate::guard::Guard,
     ) -> AppState {
         let keyring = Arc::new(keys.keyring);
         let vault = PersonVault::new(
@@ -169,7 +174,13 @@ impl AppState {
             assistant: crate::assistant::AssistantHub::default(),
             cockpit_cache: crate::cockpit::ClosedCache::default(),
             metrics,
+            guard,
         }))
+    }
+
+    /// The rate limiter with its quotas.
+    pub fn guard(&self) -> &crate::guard::Guard {
+        &self.0.guard
     }
 
     /// 智能客服.
@@ -542,6 +553,12 @@ pub fn router(state: AppState) -> Router {
         .layer(from_fn(mw::record_metrics))
         .layer(from_fn(mw::security_headers))
         .layer(from_fn(mw::request_context))
+        // Inside `request_context` so that a 429 names its request id, and inside
+        // `record_metrics` so that refused requests are counted like any other.
+        .layer(from_fn_with_state(
+            state.clone(),
+            crate::guard::limit_requests,
+        ))
         .layer(CatchPanicLayer::custom(mw::panic_response))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,

@@ -18,6 +18,7 @@ const NOT_CONFIG: &[&str] = &[
     "KEYRING",
     "CHROMEDRIVER",
     "CHROMIUM",
+    "TEST_REDIS_URL",
 ];
 
 /// The whole configuration of one `bianmin` process.
@@ -32,6 +33,11 @@ pub struct Config {
     pub database_url: Option<Secret>,
     /// Database pool settings.
     pub database: DatabaseConfig,
+    /// `redis://host:port/db` of the Redis that every instance shares rate limits through;
+    /// unset means each instance limits on its own (see `guard`).
+    pub redis_url: Option<Secret>,
+    /// Rate limits per endpoint class (anti-crawler protection, `docs/security.md`).
+    pub guard: GuardConfig,
     /// HTTP limits and timeouts.
     pub http: HttpConfig,
     /// Sign-in settings.
@@ -48,6 +54,85 @@ pub struct Config {
     pub assistant: AssistantConfig,
     /// Logging.
     pub log: LogConfig,
+}
+
+/// Rate limits: GCRA quotas per endpoint class, keyed by the signed-in session and the
+/// client's address (`docs/security.md`, "Rate limits").
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct GuardConfig {
+    /// Limit requests at all. Off only for benchmarks and load tests.
+    pub enabled: bool,
+    /// Addresses or networks (`10.0.0.0/8`, `192.0.2.7`) of the reverse proxies and load
+    /// balancers in front of the server. Only a request arriving from one of them has its
+    /// `X-Forwarded-For` read; empty means the TCP peer is the client.
+    pub trusted_proxies: Vec<String>,
+    /// Prefix of the rate-limit keys in Redis; every instance sharing budgets must use the same.
+    pub redis_prefix: String,
+    /// Sign-in (`/api/v1/auth/dev-login`, `/api/v1/auth/assertion`).
+    pub login: ClassLimits,
+    /// A citizen's own data (`/api/v1/me/…`), which is what a scraper of personal data wants.
+    pub query: ClassLimits,
+    /// Requests that move money: fine payments, loan draws and repayments.
+    pub pay: ClassLimits,
+    /// Every other `/api/` request (the assistant, calculators, consoles, unknown paths).
+    pub public: ClassLimits,
+}
+
+/// The limits of one endpoint class; a request must stay within every limit that applies.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ClassLimits {
+    /// Per client address (always applies).
+    pub per_ip: Option<LimitSetting>,
+    /// Per signed-in session (applies when the request carries a genuine session token); for
+    /// `login`, per account signing in (a persona, or the bank app's subject).
+    pub per_user: Option<LimitSetting>,
+}
+
+/// One GCRA quota: `per_minute` requests a minute on average, up to `burst` at once.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub struct LimitSetting {
+    /// Average requests per minute (at least 1).
+    pub per_minute: u32,
+    /// Requests allowed at once after a quiet spell (at least 1).
+    pub burst: u32,
+}
+
+impl LimitSetting {
+    /// `per_minute` a minute with bursts of `burst`.
+    pub const fn new(per_minute: u32, burst: u32) -> LimitSetting {
+        LimitSetting { per_minute, burst }
+    }
+}
+
+impl Default for GuardConfig {
+    fn default() -> Self {
+        // Sized for people, not programs: a citizen checking their provident fund and fines
+        // makes a handful of requests a minute, a page load a few dozen at once. Many citizens
+        // share one address behind carrier-grade NAT, hence the generous per-address figures.
+        GuardConfig {
+            enabled: true,
+            trusted_proxies: Vec::new(),
+            redis_prefix: "bianmin:rl:".into(),
+            login: ClassLimits {
+                per_ip: Some(LimitSetting::new(10, 5)),
+                per_user: Some(LimitSetting::new(10, 5)),
+            },
+            query: ClassLimits {
+                per_ip: Some(LimitSetting::new(120, 40)),
+                per_user: Some(LimitSetting::new(60, 20)),
+            },
+            pay: ClassLimits {
+                per_ip: Some(LimitSetting::new(30, 10)),
+                per_user: Some(LimitSetting::new(10, 5)),
+            },
+            public: ClassLimits {
+                per_ip: Some(LimitSetting::new(300, 100)),
+                per_user: None,
+            },
+        }
+    }
 }
 
 /// 闪电贷 Lightning Loan settings.
@@ -235,6 +320,8 @@ impl Default for Config {
             data_dir: PathBuf::from("./data"),
             database_url: None,
             database: DatabaseConfig::default(),
+            redis_url: None,
+            guard: GuardConfig::default(),
             http: HttpConfig::default(),
             auth: AuthConfig::default(),
             keys: KeysConfig::default(),

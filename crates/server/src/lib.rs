@@ -13,6 +13,7 @@ pub mod config;
 pub mod consents;
 pub mod devices;
 pub mod exchange;
+pub mod guard;
 pub mod hall;
 pub mod hpf;
 pub mod http;
@@ -109,6 +110,7 @@ pub async fn assemble_state(
         })?),
         None => None,
     };
+    let guard = guard::Guard::from_config(&config, &session_key)?;
     let (keyring, _) = keys::load(&config, clock.now())?;
     let dev_login = config.auth.dev_login;
     let platform = std::sync::Arc::new(exchange::platform_keys(&config)?);
@@ -129,6 +131,7 @@ pub async fn assemble_state(
         exchange,
         lending,
         metrics_handle(),
+        guard,
     );
     if dev_login {
         auth::personas::seed_all(&state)

@@ -31,6 +31,9 @@ pub struct Readiness {
     pub checks: BTreeMap<&'static str, &'static str>,
     /// Database engine in use.
     pub database: &'static str,
+    /// Where rate-limit budgets are kept: `redis` (shared by every instance), `local` (this
+    /// instance only) or `off`.
+    pub rate_limits: &'static str,
 }
 
 /// The process is up (does not touch dependencies: a load balancer should not kill an instance
@@ -52,6 +55,7 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<Readiness>, Ap
             status: "ready",
             checks: BTreeMap::from([("database", "ok")]),
             database: state.store().backend().name(),
+            rate_limits: state.guard().mode(),
         })),
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "readiness: database check failed");

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+pub(crate) use session::session_id_in;
 pub use session::{SESSION_COOKIE, SessionKey};
 
 use crate::http::problem::ApiError;

@@ -67,6 +67,7 @@ pub async fn dev_login(
             format!("演示身份“{}”不存在。", request.persona),
         )
     })?;
+    state.guard().check_sign_in(persona.id).await?;
     let (id, person_id) = personas::ensure(&state, persona).await?;
     let session = session::open(&state, id, persona.role, "dev").await?;
     let principal = Principal {
@@ -102,6 +103,11 @@ pub async fn assertion_login(
         auth.assertion_max_age_secs,
         state.clock().now(),
     )?;
+    // After the signature is verified, so that nobody can spend another person's sign-ins.
+    state
+        .guard()
+        .check_sign_in(&format!("{}\u{0}{}", claims.iss, claims.sub))
+        .await?;
     let (id, person_id) = assertion::admit(&state, &claims, role).await?;
     let session = session::open(&state, id, role, "assertion").await?;
     let principal = Principal {

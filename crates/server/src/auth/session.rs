@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use axum::extract::FromRequestParts;
+use axum::http::HeaderMap;
 use axum::http::header::{AUTHORIZATION, COOKIE};
 use axum::http::request::Parts;
 use base64::Engine;
@@ -56,6 +57,17 @@ impl SessionKey {
         let key = bianmin_crypto::random_bytes::<32>();
         crate::keys::write_private(&path, &hex::encode(key))?;
         Ok(SessionKey(key))
+    }
+
+    /// A key for another purpose, derived as `HMAC-SM3(session key, label)`.
+    ///
+    /// The session key is already the one secret every instance behind a load balancer must
+    /// share, so keys that need the same property (the rate limiter's, see `crate::guard`)
+    /// are derived from it rather than configured separately. Labels must not start with
+    /// the session tags' context, so no derived key equals a session tag.
+    pub fn derive(&self, label: &[u8]) -> [u8; 32] {
+        debug_assert!(!label.starts_with(TAG_CONTEXT));
+        bianmin_crypto::hmac_sm3(&self.0, label)
     }
 
     fn tag(&self, session_id: &Uuid) -> [u8; 32] {
@@ -173,17 +185,18 @@ struct SessionRow {
     person_id: Option<Uuid>,
 }
 
+/// The session id of the genuine token `headers` carry, checked by its tag alone (no database
+/// look-up: the session may have ended since).
+pub(crate) fn session_id_in(headers: &HeaderMap, key: &SessionKey) -> Option<Uuid> {
+    key.verify(request_token(headers)?)
+}
+
 /// The token a request carries: `Authorization: Bearer …` first, then the session cookie.
-fn request_token(parts: &Parts) -> Option<&str> {
-    if let Some(value) = parts
-        .headers
-        .get(AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-    {
+fn request_token(headers: &HeaderMap) -> Option<&str> {
+    if let Some(value) = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()) {
         return value.strip_prefix("Bearer ").map(str::trim);
     }
-    parts
-        .headers
+    headers
         .get_all(COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
@@ -198,7 +211,8 @@ impl FromRequestParts<AppState> for Principal {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let token = request_token(parts).ok_or_else(|| ApiError::unauthenticated("请先登录。"))?;
+        let token =
+            request_token(&parts.headers).ok_or_else(|| ApiError::unauthenticated("请先登录。"))?;
         let session_id = state
             .session_key()
             .verify(token)
@@ -244,7 +258,7 @@ impl axum::extract::OptionalFromRequestParts<AppState> for Principal {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Option<Self>, ApiError> {
-        if request_token(parts).is_none() {
+        if request_token(&parts.headers).is_none() {
             return Ok(None);
         }
         match <Principal as FromRequestParts<AppState>>::from_request_parts(parts, state).await {

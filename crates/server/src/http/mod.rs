@@ -1,5 +1,6 @@
 //! HTTP plumbing shared by every route: problem+json errors, the JSON extractor, middleware.
 
+pub mod client_ip;
 pub mod json;
 pub mod middleware;
 pub mod path;

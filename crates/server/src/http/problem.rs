@@ -97,6 +97,18 @@ impl ApiError {
         }
     }
 
+    /// 429: the caller exceeded a rate limit; one request after `seconds` would pass.
+    pub fn rate_limited(seconds: u64) -> ApiError {
+        ApiError {
+            retry_after: Some(seconds),
+            ..ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                format!("请求过于频繁，请 {seconds} 秒后再试。"),
+            )
+        }
+    }
+
     /// 503: no agency is configured (neither a registry file nor the in-process simulator).
     pub fn exchange_not_configured() -> ApiError {
         ApiError::unavailable(
