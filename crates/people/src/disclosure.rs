@@ -106,6 +106,20 @@ impl PersonVault {
         Ok(self.open_person(&stored)?.resident_id)
     }
 
+    /// The person `id` in clear, to send to an agency under their own consent: the name and
+    /// phone of a real-name check (`identity.verify`). Not audited here, for the reason
+    /// [`subject_of`](Self::subject_of) gives: the disclosure is the consent's recorded use
+    /// and a signed record of the exchange log, and the values travel to the agency only
+    /// encrypted. Never return it to a client; use [`reveal`](Self::reveal) for that.
+    ///
+    /// # Errors
+    ///
+    /// As [`masked`](Self::masked).
+    pub async fn subject_person(&self, id: Uuid) -> Result<RevealedPerson> {
+        let stored = fetch(&self.store, id).await?.ok_or(PeopleError::NotFound)?;
+        self.open_person(&stored)
+    }
+
     /// The person `id` in clear, for an endpoint whose role and purpose require it.
     ///
     /// Appends an audit entry ([`actions::REVEAL`], target `person:<id>`, the `purpose`, and

@@ -185,7 +185,7 @@ async fn invalid_registrations_are_refused_without_echoing_the_input() {
 }
 
 #[tokio::test]
-async fn every_reveal_writes_exactly_one_audit_entry_and_masked_reads_none() {
+async fn every_reveal_writes_exactly_one_audit_entry_and_masked_reads_none_nor_subjects() {
     let f = Fixture::new().await;
     let id = f
         .vault
@@ -197,6 +197,17 @@ async fn every_reveal_writes_exactly_one_audit_entry_and_masked_reads_none() {
         .unwrap();
     f.vault.masked(id).await.unwrap();
     assert!(f.audit().await.is_empty(), "masked reads are not audited");
+    // What goes to an agency under the person's own consent is recorded as that consent's
+    // use and in the exchange log, not here.
+    let for_agency = f.vault.subject_person(id).await.unwrap();
+    assert_eq!(
+        (for_agency.name.as_str(), for_agency.resident_id.as_str()),
+        ("张三", "11010519491231002X")
+    );
+    assert!(
+        f.audit().await.is_empty(),
+        "subjects sent to agencies are not audited here"
+    );
 
     f.vault
         .reveal(id, "principal:0190-officer", "loan.credit_review", at(5))

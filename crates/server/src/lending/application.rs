@@ -809,11 +809,10 @@ async fn decide_application(
     timeline: &mut Timeline<'_>,
 ) -> Result<(Decision, AgencyRecords), ApiError> {
     let person = row.person_id;
-    let now = state.clock().now();
-    let revealed = state
-        .vault()
-        .reveal(person, "system:lending", "闪电贷实名核验", now)
-        .await?;
+    // Sent only to the identity agency, encrypted, under the applicant's consent: recorded as
+    // that consent's use and in the exchange log, like the resident id (no audit entry of its
+    // own, and no turn at the write lock for one).
+    let revealed = state.vault().subject_person(person).await?;
     let identity_body = json!({
         "name": revealed.name,
         "phone": revealed.phone.as_ref().map(|p| p.as_str().to_owned()),
