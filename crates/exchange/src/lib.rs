@@ -69,8 +69,8 @@ pub use self::error::{ExchangeError, ServiceFailure};
 pub use self::id::{ClientId, MEMBER_CLASSES, ServiceId};
 pub use self::keys::MemberKeys;
 pub use self::log::{
-    LogProof, LogRecord, LogSeal, LogSide, MAX_LOG_BATCH, MemoryMessageLog, MessageLog,
-    SignedLogRecord, StoreMessageLog,
+    LogProof, LogRecord, LogSeal, LogSide, LogVerification, MAX_LISTED_PROBLEMS, MAX_LOG_BATCH,
+    MemoryMessageLog, MessageLog, SignedLogRecord, StoreMessageLog,
 };
 pub use self::nonce::{MemoryNonceStore, NonceStore, StoreNonceStore};
 pub use self::provider::{

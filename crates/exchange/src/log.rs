@@ -2,7 +2,7 @@
 //! status and outcome, never a body or a subject — each record signed by the side that wrote
 //! it, one by one or (what [`StoreMessageLog`] writes) under a signed seal over a batch.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use async_trait::async_trait;
@@ -408,6 +408,64 @@ async fn insert_batch(
     tx.commit().await
 }
 
+/// Records read per query by [`StoreMessageLog::verify_all`].
+const VERIFY_PAGE: i64 = 1_000;
+
+/// Problems of each kind [`LogVerification`] lists (all are counted).
+pub const MAX_LISTED_PROBLEMS: usize = 100;
+
+/// What [`StoreMessageLog::verify_all`] found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LogVerification {
+    /// Records read.
+    pub records_checked: u64,
+    /// Seals read.
+    pub seals_checked: u64,
+    /// Records whose proof does not verify, or that no longer parse: how many.
+    pub bad_records: u64,
+    /// The first of them, as (`seq`, message id).
+    pub bad_records_listed: Vec<(i64, Uuid)>,
+    /// Seals listing records that are no longer there: how many.
+    pub incomplete_seals: u64,
+    /// The first of them, as (seal id, records listed, records present).
+    pub incomplete_seals_listed: Vec<(Uuid, usize, usize)>,
+}
+
+impl LogVerification {
+    /// Whether every record verified and every seal still has all its records.
+    #[must_use]
+    pub fn intact(&self) -> bool {
+        self.bad_records == 0 && self.incomplete_seals == 0
+    }
+
+    fn bad_record(&mut self, seq: i64, message_id: Uuid) {
+        self.bad_records += 1;
+        if self.bad_records_listed.len() < MAX_LISTED_PROBLEMS {
+            self.bad_records_listed.push((seq, message_id));
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct NumberedLogRow {
+    seq: i64,
+    #[sqlx(flatten)]
+    row: LogRow,
+}
+
+#[derive(sqlx::FromRow)]
+struct SealRow {
+    id: Uuid,
+    sealed_at: DateTime<Utc>,
+    digests: Vec<u8>,
+}
+
+/// What [`StoreMessageLog::verify_all`] knows of a seal met through its records.
+struct SealSeen {
+    signature_verifies: bool,
+    present: usize,
+}
+
 impl std::fmt::Debug for StoreMessageLog {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("StoreMessageLog")
@@ -551,6 +609,100 @@ impl StoreMessageLog {
             .await?
         });
         rows.into_iter().map(LogRow::into_record).collect()
+    }
+
+    /// Verifies every record this log's subsystem wrote, with `key` (its registered signing
+    /// key): each record against its own signature or its seal, each seal's signature once,
+    /// and that each seal's records are all still there, so that an edited record and a
+    /// deleted one are both found. Seals made before `retained_since` may have lost records
+    /// to [`purge_older_than`](Self::purge_older_than) and are not counted incomplete.
+    ///
+    /// Reads the log in pages of records; memory grows with the number of seals, not records.
+    ///
+    /// # Errors
+    ///
+    /// [`ExchangeError::Store`] if the database refuses.
+    pub async fn verify_all(
+        &self,
+        key: &Sm2VerifyingKey,
+        retained_since: Option<DateTime<Utc>>,
+    ) -> Result<LogVerification, ExchangeError> {
+        let logged_by = self.keys.id.to_string();
+        let mut report = LogVerification::default();
+        let mut seals: HashMap<Uuid, SealSeen> = HashMap::new();
+        let mut after = i64::MIN;
+        loop {
+            let page: Vec<NumberedLogRow> = on_pool!(self.store, pool => {
+                sqlx::query_as::<_, NumberedLogRow>(
+                    "SELECT l.seq, l.message_id, l.side, l.logged_by, l.client, l.service, \
+                     l.consent_id, l.request_sm3, l.response_sm3, l.started_at, l.duration_ms, \
+                     l.status, l.outcome, l.signature, l.seal_index, s.id AS seal_id, \
+                     s.sealed_at, s.digests AS seal_digests, s.signature AS seal_signature \
+                     FROM exchange_log l LEFT JOIN exchange_log_seals s ON s.id = l.seal_id \
+                     WHERE l.logged_by = $1 AND l.seq > $2 ORDER BY l.seq LIMIT $3",
+                )
+                .bind(&logged_by)
+                .bind(after)
+                .bind(VERIFY_PAGE)
+                .fetch_all(pool)
+                .await?
+            });
+            let Some(last) = page.last() else { break };
+            after = last.seq;
+            for NumberedLogRow { seq, row } in page {
+                report.records_checked += 1;
+                let message_id = row.message_id;
+                let verified = match row.into_record() {
+                    Err(_) => false,
+                    Ok(signed) => match &signed.proof {
+                        LogProof::Signature(_) => signed.verify(key).is_ok(),
+                        LogProof::Sealed { seal, index } => {
+                            let seen = seals.entry(seal.id).or_insert_with(|| SealSeen {
+                                signature_verifies: key
+                                    .verify(
+                                        &signed.logged_by.to_string(),
+                                        seal.signing_string(&signed.logged_by).as_bytes(),
+                                        &seal.signature,
+                                    )
+                                    .is_ok(),
+                                present: 0,
+                            });
+                            seen.present += 1;
+                            seen.signature_verifies
+                                && seal.digests.get(*index)
+                                    == Some(&signed.record.digest(&signed.logged_by))
+                        }
+                    },
+                };
+                if !verified {
+                    report.bad_record(seq, message_id);
+                }
+            }
+        }
+        let all_seals: Vec<SealRow> = on_pool!(self.store, pool => {
+            sqlx::query_as::<_, SealRow>(
+                "SELECT id, sealed_at, digests FROM exchange_log_seals WHERE logged_by = $1 \
+                 ORDER BY id",
+            )
+            .bind(&logged_by)
+            .fetch_all(pool)
+            .await?
+        });
+        for seal in all_seals {
+            report.seals_checked += 1;
+            let listed = seal.digests.len() / SM3_OUTPUT_LEN;
+            let present = seals.get(&seal.id).map_or(0, |seen| seen.present);
+            let purged = retained_since.is_some_and(|since| seal.sealed_at < since);
+            if present < listed && !purged {
+                report.incomplete_seals += 1;
+                if report.incomplete_seals_listed.len() < MAX_LISTED_PROBLEMS {
+                    report
+                        .incomplete_seals_listed
+                        .push((seal.id, listed, present));
+                }
+            }
+        }
+        Ok(report)
     }
 }
 

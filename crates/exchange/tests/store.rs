@@ -298,3 +298,63 @@ async fn a_record_the_database_refuses_is_reported_unwritten() {
         "{refused:?}"
     );
 }
+
+#[tokio::test]
+async fn verifying_the_whole_log_finds_edited_and_deleted_records() {
+    let db = TestDb::new().await;
+    let (keys, log) = bank_log(&db);
+    let ids: Vec<Uuid> = (0..40).map(|_| Uuid::now_v7()).collect();
+    let mut writers = tokio::task::JoinSet::new();
+    for id in &ids {
+        let (log, id) = (log.clone(), *id);
+        writers.spawn(async move { log.record(&timeout_record(id)).await.unwrap() });
+    }
+    while let Some(written) = writers.join_next().await {
+        written.unwrap();
+    }
+    let key = keys.sign.verifying_key();
+    let clean = log.verify_all(&key, None).await.unwrap();
+    assert!(clean.intact(), "{clean:?}");
+    assert_eq!(clean.records_checked, 40);
+    assert!(clean.seals_checked >= 1);
+
+    // Another subsystem's key verifies nothing.
+    let stranger = bianmin_exchange::MemberKeys::generate(client_id("CN-CD/COM/insurer/claims"));
+    let foreign = log
+        .verify_all(&stranger.sign.verifying_key(), None)
+        .await
+        .unwrap();
+    assert_eq!(foreign.bad_records, 40);
+
+    // One record edited, another deleted (to hide an exchange).
+    on_pool!(db.store, pool => {
+        sqlx::query("UPDATE exchange_log SET duration_ms = 1 WHERE message_id = $1")
+            .bind(ids[3])
+            .execute(pool)
+            .await
+            .unwrap();
+        sqlx::query("DELETE FROM exchange_log WHERE message_id = $1")
+            .bind(ids[17])
+            .execute(pool)
+            .await
+            .unwrap();
+    });
+    let report = log.verify_all(&key, None).await.unwrap();
+    assert!(!report.intact());
+    assert_eq!(report.records_checked, 39);
+    assert_eq!(report.bad_records, 1);
+    assert_eq!(report.bad_records_listed[0].1, ids[3]);
+    assert_eq!(report.incomplete_seals, 1);
+    let (_, listed, present) = report.incomplete_seals_listed[0];
+    assert_eq!(listed, present + 1);
+
+    // Seals older than the retention period may have lost records to the purge.
+    let after_purge = log
+        .verify_all(&key, Some(t0() + TimeDelta::days(1)))
+        .await
+        .unwrap();
+    assert_eq!(
+        (after_purge.bad_records, after_purge.incomplete_seals),
+        (1, 0)
+    );
+}

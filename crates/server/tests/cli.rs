@@ -1,8 +1,10 @@
 //! The `bianmin` binary's operational commands, run as an operator would: key rotation, rewrap
-//! and retirement, erasure, audit verification (and its failure on a tampered row), config.
+//! and retirement, erasure, audit and exchange-log verification (and their failure on a tampered
+//! row), config.
 
 use std::process::{Command, Output};
 
+use bianmin_exchange::MessageLog;
 use bianmin_server::Config;
 use bianmin_store::testing::{TEST_DATABASE_URL_VAR, TestDb};
 use bianmin_store::{Store, on_pool};
@@ -169,6 +171,59 @@ async fn config_show_masks_secrets_and_migrate_reports_status() {
     assert_eq!(status, migrated);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_exchange_log_is_verified_from_the_cli() {
+    let cli = Cli::new().await;
+    let store = cli.seed_people().await;
+    let config = Config {
+        data_dir: cli.data_dir.path().to_path_buf(),
+        ..Config::default()
+    };
+    // Records as the server's exchange client writes them, sealed with the platform's keys.
+    let keys = bianmin_server::exchange::platform_keys(&config).unwrap();
+    let client = keys.id.to_string();
+    let log = bianmin_exchange::StoreMessageLog::new(
+        store.clone(),
+        keys,
+        std::sync::Arc::new(bianmin_core::SystemClock),
+    );
+    let ids: Vec<Uuid> = (0..3).map(|_| Uuid::now_v7()).collect();
+    for id in &ids {
+        log.record(&bianmin_exchange::LogRecord {
+            message_id: *id,
+            side: bianmin_exchange::LogSide::Client,
+            client: client.clone(),
+            service: "CN-CD/GOV/hpf-center/accounts/hpf.account/v1".into(),
+            consent_id: None,
+            request_sm3: "00".repeat(32),
+            response_sm3: None,
+            started_at: chrono::Utc::now(),
+            duration_ms: 12,
+            status: Some(200),
+            outcome: "ok".into(),
+        })
+        .await
+        .unwrap();
+    }
+    let verified = cli.ok(&["audit", "exchange-log"]);
+    assert!(
+        verified.contains("exchange log intact: 3 records and 3 seals verified"),
+        "{verified}"
+    );
+
+    // An answer someone rewrites as a failure no longer verifies.
+    on_pool!(store, pool => {
+        sqlx::query("UPDATE exchange_log SET outcome = 'exchange.timeout' WHERE message_id = $1")
+            .bind(ids[1])
+            .execute(pool)
+            .await
+            .unwrap();
+    });
+    let broken = cli.fails(&["audit", "exchange-log"]);
+    assert!(broken.contains(&ids[1].to_string()), "{broken}");
+    assert!(broken.contains("1 of 3 records do not verify"), "{broken}");
+}
+
 #[test]
 fn every_subcommand_has_help() {
     for args in [
@@ -180,6 +235,7 @@ fn every_subcommand_has_help() {
         vec!["keys", "rotate", "--help"],
         vec!["person", "erase", "--help"],
         vec!["audit", "verify", "--help"],
+        vec!["audit", "exchange-log", "--help"],
     ] {
         let out = Command::new(env!("CARGO_BIN_EXE_bianmin"))
             .args(&args)
