@@ -250,6 +250,9 @@ pub struct ExchangeConfig {
     /// How many fetches a day a service consent allows (the platform's terms for the
     /// `SERVICE_*` purposes; 1–1000).
     pub consent_uses_per_day: u32,
+    /// Days the message log keeps a record (`docs/exchange-protocol.md` §8); older ones are
+    /// purged once a day (1–3650).
+    pub log_retention_days: u32,
 }
 
 impl Default for ExchangeConfig {
@@ -260,6 +263,7 @@ impl Default for ExchangeConfig {
             govsim: false,
             response_cache: true,
             consent_uses_per_day: 50,
+            log_retention_days: 180,
         }
     }
 }

@@ -33,6 +33,8 @@ pub struct Exchange {
     pub registry: Arc<Registry>,
     /// The client every domain calls agencies through (through the gateway for personal data).
     pub client: Arc<ExchangeClient>,
+    /// The client's message log (`exchange_log`), for the retention purge.
+    pub log: Arc<StoreMessageLog>,
     /// The simulated agencies when they run in this process; dropping it stops them.
     pub govsim: Option<RunningGovSim>,
 }
@@ -105,6 +107,11 @@ pub async fn start_govsim(
         .context("cannot start the simulated agencies")
 }
 
+/// The days the message log keeps records: `exchange.log_retention_days`, within 1–3650.
+pub fn log_retention_days(config: &Config) -> u32 {
+    config.exchange.log_retention_days.clamp(1, 3650)
+}
+
 /// The platform's keys for `config` (`exchange.platform_id`, `<data_dir>/keys/platform.toml`).
 /// They sign consent artefacts even when no agency is configured.
 pub fn platform_keys(config: &Config) -> anyhow::Result<MemberKeys> {
@@ -153,7 +160,7 @@ pub async fn build(
     let client = Arc::new(ExchangeClient::new(
         registry.clone(),
         keys.clone(),
-        log,
+        Arc::clone(&log) as Arc<dyn bianmin_exchange::MessageLog>,
         clock,
         ClientConfig {
             cache: config.exchange.response_cache,
@@ -164,6 +171,7 @@ pub async fn build(
         keys,
         registry,
         client,
+        log,
         govsim,
     }))
 }

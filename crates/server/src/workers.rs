@@ -1,9 +1,11 @@
 //! Background work of a running server: writing service-use events in batches; reporting fine
 //! payments to the 交管局 until each is acknowledged (woken after every payment, and every few
 //! seconds for retries that came due); the nightly accrual of 闪电贷 lines; follow-ups (自动回访)
-//! after completed services; the cockpit's ingestion of domain events into rollups; on PostgreSQL,
-//! listening for consent revocations made by other instances.
+//! after completed services; the cockpit's ingestion of domain events into rollups; the daily
+//! purge of the exchange message log past its retention; on PostgreSQL, listening for consent
+//! revocations made by other instances.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::task::JoinHandle;
@@ -111,6 +113,30 @@ pub fn spawn(state: AppState) -> Vec<JoinHandle<()>> {
             }
         })
     };
+    let log_purge = state.exchange().map(|exchange| {
+        let log = Arc::clone(&exchange.log);
+        let days = crate::exchange::log_retention_days(state.config());
+        let clock = state.clone();
+        tokio::spawn(async move {
+            // Once at start, then whenever the date changes, like the accrual.
+            let mut done_for = None;
+            loop {
+                let today = clock.clock().today_china();
+                if done_for != Some(today) {
+                    match log.purge_older_than(days).await {
+                        Ok(deleted) => {
+                            done_for = Some(today);
+                            if deleted > 0 {
+                                tracing::info!(deleted, days, "exchange log purged");
+                            }
+                        }
+                        Err(error) => tracing::warn!(?error, "exchange log purge failed"),
+                    }
+                }
+                tokio::time::sleep(ACCRUAL_TICK).await;
+            }
+        })
+    });
     let notifier = tokio::spawn(async move {
         let Some(traffic) = state.traffic().cloned() else {
             return;
@@ -134,6 +160,7 @@ pub fn spawn(state: AppState) -> Vec<JoinHandle<()>> {
         }
     });
     let mut handles = vec![usage, accrual, followups, insight, notifier];
+    handles.extend(log_purge);
     handles.extend(revocations);
     handles
 }

@@ -129,3 +129,52 @@ async fn the_server_reaches_a_separate_govsim_process_through_its_registry() {
         "{orders}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_workers_purge_the_message_log_past_its_retention() {
+    use bianmin_exchange::{LogRecord, LogSide, MessageLog};
+
+    let db = bianmin_store::testing::TestDb::new().await;
+    let data_dir = tempfile::tempdir().unwrap();
+    let mut config = bianmin_server::Config {
+        data_dir: data_dir.path().to_path_buf(),
+        database_url: Some(bianmin_server::config::Secret::new(db.url.clone())),
+        ..bianmin_server::Config::default()
+    };
+    config.exchange.govsim = true;
+    config.exchange.log_retention_days = 30;
+    let state = bianmin_server::build_default_state(config).await.unwrap();
+    let log = std::sync::Arc::clone(&state.exchange().unwrap().log);
+    let record = |days_ago: i64| LogRecord {
+        message_id: uuid::Uuid::now_v7(),
+        side: LogSide::Client,
+        client: "CN-CD/COM/bank/bianmin".into(),
+        service: "CN-CD/GOV/hpf-center/accounts/hpf.rates/v1".into(),
+        consent_id: None,
+        request_sm3: "00".repeat(32),
+        response_sm3: None,
+        started_at: chrono::Utc::now() - chrono::TimeDelta::days(days_ago),
+        duration_ms: 5,
+        status: None,
+        outcome: "exchange.timeout".into(),
+    };
+    let (old, recent) = (record(31), record(29));
+    for r in [&old, &recent] {
+        log.record(r).await.unwrap();
+    }
+
+    // The workers purge once at start, then once a day.
+    let workers = bianmin_server::workers::spawn(state.clone());
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while !log.records_for(old.message_id).await.unwrap().is_empty() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the old record was not purged"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(log.records_for(recent.message_id).await.unwrap().len(), 1);
+    for worker in workers {
+        worker.abort();
+    }
+}
