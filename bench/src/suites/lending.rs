@@ -74,34 +74,47 @@ const USER_HZ: f64 = 100.0;
 /// Runs the suite.
 pub async fn run(settings: &Settings, figures: &mut Figures) -> anyhow::Result<()> {
     let runs = |phase| settings.lending_phases.contains(&phase);
+    let url = settings.database_url.as_deref();
     if runs(LendingPhase::Latency) {
         eprintln!("lending: decision latency with agency latencies of 50-200 ms");
-        let database = ScratchDatabase::create(settings.database_url.as_deref(), "lending").await?;
-        let outcome = within_limit(decision_latency(&database, figures)).await;
-        database.remove().await?;
-        outcome?;
+        on_scratch_database(url, async |database| {
+            decision_latency(database, figures).await
+        })
+        .await?;
     }
     if runs(LendingPhase::Throughput) {
         eprintln!(
             "lending: decisions per second, {} concurrent tasks, agencies without latency",
             settings.connections
         );
-        let database = ScratchDatabase::create(settings.database_url.as_deref(), "lending").await?;
-        let outcome = within_limit(decisions_per_second(&database, settings, figures)).await;
-        database.remove().await?;
-        outcome?;
+        on_scratch_database(url, async |database| {
+            decisions_per_second(database, settings, figures).await
+        })
+        .await?;
     }
     if runs(LendingPhase::Accrual) {
         eprintln!(
             "lending: nightly accrual of {} credit lines",
             settings.accrual_lines
         );
-        let database = ScratchDatabase::create(settings.database_url.as_deref(), "lending").await?;
-        let outcome = within_limit(accrual(&database, settings.accrual_lines, figures)).await;
-        database.remove().await?;
-        outcome?;
+        on_scratch_database(url, async |database| {
+            accrual(database, settings.accrual_lines, figures).await
+        })
+        .await?;
     }
     Ok(())
+}
+
+/// Runs one measurement on a database of its own, within [`PHASE_LIMIT`], and removes the
+/// database whatever the outcome.
+async fn on_scratch_database(
+    url: Option<&str>,
+    measurement: impl AsyncFnOnce(&ScratchDatabase) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let database = ScratchDatabase::create(url, "lending").await?;
+    let outcome = within_limit(measurement(&database)).await;
+    database.remove().await?;
+    outcome
 }
 
 async fn within_limit(measurement: impl Future<Output = anyhow::Result<()>>) -> anyhow::Result<()> {

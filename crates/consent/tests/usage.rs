@@ -660,23 +660,14 @@ async fn uses_of_several_consents_are_recorded_together_or_not_at_all() {
                 .len()
         }
     };
+    let uses = |consent: &Consent, uses| ConsentUses {
+        consent_id: consent.id,
+        uses,
+    };
     let (one, two) = ([fresh()], [fresh()]);
     let signed = f
         .ledger
-        .authorize_uses_of(
-            f.zhang.id,
-            &[
-                ConsentUses {
-                    consent_id: roomy.id,
-                    uses: &one,
-                },
-                ConsentUses {
-                    consent_id: full.id,
-                    uses: &two,
-                },
-            ],
-            at(2),
-        )
+        .authorize_uses_of(f.zhang.id, &[uses(&roomy, &one), uses(&full, &two)], at(2))
         .await
         .unwrap();
     // Each consent's own artefact, in the order asked.
@@ -693,16 +684,7 @@ async fn uses_of_several_consents_are_recorded_together_or_not_at_all() {
         .ledger
         .authorize_uses_of(
             f.zhang.id,
-            &[
-                ConsentUses {
-                    consent_id: roomy.id,
-                    uses: &three,
-                },
-                ConsentUses {
-                    consent_id: full.id,
-                    uses: &four,
-                },
-            ],
+            &[uses(&roomy, &three), uses(&full, &four)],
             at(3),
         )
         .await;
@@ -716,19 +698,7 @@ async fn uses_of_several_consents_are_recorded_together_or_not_at_all() {
     );
 
     // The same consent twice, or none, is not a request.
-    for batches in [
-        vec![
-            ConsentUses {
-                consent_id: roomy.id,
-                uses: &three,
-            },
-            ConsentUses {
-                consent_id: roomy.id,
-                uses: &four,
-            },
-        ],
-        Vec::new(),
-    ] {
+    for batches in [vec![uses(&roomy, &three), uses(&roomy, &four)], Vec::new()] {
         assert!(matches!(
             f.ledger
                 .authorize_uses_of(f.zhang.id, &batches, at(4))

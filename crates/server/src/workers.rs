@@ -8,6 +8,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::NaiveDate;
 use tokio::task::JoinHandle;
 
 use crate::app::AppState;
@@ -19,8 +20,9 @@ const BATCH: i64 = 50;
 
 /// Credit lines accrued per transaction by the nightly job.
 const ACCRUAL_BATCH: i64 = 1_000;
-/// How often the accrual worker checks whether a new day has begun (China time).
-const ACCRUAL_TICK: Duration = Duration::from_secs(60);
+/// How often the daily jobs (accrual, log purge) check whether a new day has begun (China
+/// time), or retry a failed run.
+const DAILY_TICK: Duration = Duration::from_secs(60);
 
 /// How often completed services are looked at for follow-ups, and due ones delivered.
 const FOLLOWUP_TICK: Duration = Duration::from_secs(10);
@@ -47,28 +49,26 @@ pub fn spawn(state: AppState) -> Vec<JoinHandle<()>> {
     let revocations = state
         .gateway()
         .and_then(|gateway| gateway.listen_for_revocations(state.store()));
-    let accrual = {
+    let accrual = tokio::spawn(daily(state.clone(), {
         let state = state.clone();
-        tokio::spawn(async move {
-            // Once at start (catching up after downtime), then whenever the date changes.
-            let mut done_for = None;
-            loop {
-                let today = state.clock().today_china();
-                if done_for != Some(today) {
-                    match crate::lending::line::accrue_all(&state, today, ACCRUAL_BATCH).await {
-                        Ok(lines) => {
-                            done_for = Some(today);
-                            if lines > 0 {
-                                tracing::info!(lines, %today, "credit lines accrued");
-                            }
+        move |today| {
+            let state = state.clone();
+            async move {
+                match crate::lending::line::accrue_all(&state, today, ACCRUAL_BATCH).await {
+                    Ok(lines) => {
+                        if lines > 0 {
+                            tracing::info!(lines, %today, "credit lines accrued");
                         }
-                        Err(error) => tracing::warn!(?error, "nightly accrual failed"),
+                        true
+                    }
+                    Err(error) => {
+                        tracing::warn!(?error, "nightly accrual failed");
+                        false
                     }
                 }
-                tokio::time::sleep(ACCRUAL_TICK).await;
             }
-        })
-    };
+        }
+    }));
     let followups = {
         let state = state.clone();
         tokio::spawn(async move {
@@ -116,26 +116,23 @@ pub fn spawn(state: AppState) -> Vec<JoinHandle<()>> {
     let log_purge = state.exchange().map(|exchange| {
         let log = Arc::clone(&exchange.log);
         let days = crate::exchange::log_retention_days(state.config());
-        let clock = state.clone();
-        tokio::spawn(async move {
-            // Once at start, then whenever the date changes, like the accrual.
-            let mut done_for = None;
-            loop {
-                let today = clock.clock().today_china();
-                if done_for != Some(today) {
-                    match log.purge_older_than(days).await {
-                        Ok(deleted) => {
-                            done_for = Some(today);
-                            if deleted > 0 {
-                                tracing::info!(deleted, days, "exchange log purged");
-                            }
+        tokio::spawn(daily(state.clone(), move |_| {
+            let log = Arc::clone(&log);
+            async move {
+                match log.purge_older_than(days).await {
+                    Ok(deleted) => {
+                        if deleted > 0 {
+                            tracing::info!(deleted, days, "exchange log purged");
                         }
-                        Err(error) => tracing::warn!(?error, "exchange log purge failed"),
+                        true
+                    }
+                    Err(error) => {
+                        tracing::warn!(?error, "exchange log purge failed");
+                        false
                     }
                 }
-                tokio::time::sleep(ACCRUAL_TICK).await;
             }
-        })
+        }))
     });
     let notifier = tokio::spawn(async move {
         let Some(traffic) = state.traffic().cloned() else {
@@ -163,4 +160,21 @@ pub fn spawn(state: AppState) -> Vec<JoinHandle<()>> {
     handles.extend(log_purge);
     handles.extend(revocations);
     handles
+}
+
+/// Runs `job` for today once at start (catching up after downtime), then whenever the date in
+/// China changes; a run that reports failure (`false`) is tried again a tick later.
+async fn daily<F, R>(state: AppState, mut job: F)
+where
+    F: FnMut(NaiveDate) -> R,
+    R: Future<Output = bool>,
+{
+    let mut done_for = None;
+    loop {
+        let today = state.clock().today_china();
+        if done_for != Some(today) && job(today).await {
+            done_for = Some(today);
+        }
+        tokio::time::sleep(DAILY_TICK).await;
+    }
 }
