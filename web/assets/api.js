@@ -3,7 +3,11 @@
 // - 会话在 HttpOnly Cookie 里，JS 读不到也不需要读：只要 credentials: 'same-origin'。
 // - 出错时服务端返回 application/problem+json，这里统一转成 ApiError 抛出，
 //   页面可直接展示 err.detail（中文）并带上 err.requestId 便于客服排查。
-// - 需要登录的页面（<body data-roles="…">）收到 401 时跳回登录页 `/`。
+// - 需要登录的页面（<body data-roles="…">）收到 401 时跳回登录页 `/`（请求签名出错的 401
+//   signature.* 除外：会话仍有效，只展示错误）。
+// - 防爬：每个请求带 x-bm-client: h5（浏览器被自动化驱动时追加 "; webdriver"）；市民身份调用
+//   /api/v1/me/…（/api/v1/me/devices 除外）时用本机设备密钥签名（signing.js，按需动态加载）；
+//   服务端回 428 guard.challenge 时求解工作量证明并重发一次。见 docs/sdk.md“Signed requests”。
 
 /** 服务端 problem+json 的 JS 表示。额外字段（如 readyz 的 checks）保留在 .problem 上。 */
 export class ApiError extends Error {
@@ -47,6 +51,138 @@ function fallbackProblem(status, statusText) {
   };
 }
 
+// ---------- 请求签名与安全验证（防爬） ----------
+
+/** 须签名的路径前缀，与不签名的设备登记接口（设备此时还没有已登记的密钥）。 */
+const SIGNED_PREFIX = '/api/v1/me/';
+const ENROLMENT_PATH = '/api/v1/me/devices';
+/** 服务端要求工作量证明（428）时的问题码。 */
+const CHALLENGE_CODES = new Set(['guard.challenge', 'guard.challenge_failed']);
+
+/** x-bm-client：本客户端是 H5；被 WebDriver 等自动化驱动的浏览器如实声明。 */
+function clientTag() {
+  return typeof navigator !== 'undefined' && navigator.webdriver ? 'h5; webdriver' : 'h5';
+}
+
+/** 本页缓存的当前登录主体（Promise）；失败时不缓存。 */
+let principal = null;
+
+/**
+ * 当前登录主体（GET /api/v1/me 的结果），本页只请求一次。未登录时抛 401 ApiError（不跳转）。
+ * @returns {Promise<{id: string, role: string}>}
+ */
+export function currentPrincipal() {
+  if (!principal) {
+    principal = api('/api/v1/me', { redirectOn401: false }).catch((e) => {
+      principal = null;
+      throw e;
+    });
+  }
+  return principal;
+}
+
+/**
+ * 这个同源路径的请求是否须签名：/api/v1/me/ 之下，设备登记接口与事件流（…/events，浏览器用
+ * EventSource 打开，无法附加请求头）之外。与 bianmin_sdk::is_signed_path 一致。
+ */
+function isSignedPath(pathname) {
+  const enrolment = pathname === ENROLMENT_PATH || pathname.startsWith(`${ENROLMENT_PATH}/`);
+  return pathname.startsWith(SIGNED_PREFIX) && !enrolment && !pathname.endsWith('/events');
+}
+
+/** 是否为 path 的请求签名：路径须签名，且当前登录的是市民（企业用户等也用 /citizen/ 页面，但没有设备密钥）。 */
+async function shouldSign(path) {
+  const url = new URL(path, location.origin);
+  if (url.origin !== location.origin || !isSignedPath(url.pathname)) return false;
+  try {
+    return (await currentPrincipal()).role === 'citizen';
+  } catch {
+    return false; // 未登录：不签名，由请求本身的 401 按原有方式处理
+  }
+}
+
+/** 读出错误应答的 problem（不消耗原应答体）；不是 JSON 时为 null。 */
+async function peekProblem(res) {
+  if (!isJson(res)) return null;
+  try {
+    return await res.clone().json();
+  } catch {
+    return null;
+  }
+}
+
+/** 签名失败（设备无法登记、密码组件加载失败等）时抛出：不发送未签名的请求。 */
+function signingFailed(e) {
+  const cause = e instanceof ApiError ? e : null;
+  const reason = cause ? cause.detail : '';
+  return new ApiError(
+    {
+      title: '无法签名',
+      status: cause ? cause.status : 0,
+      code: cause && cause.code ? cause.code : 'client.signing_failed',
+      detail: `本机设备未能完成签名，请求未发送。${reason}`,
+      request_id: cause ? cause.requestId : '',
+    },
+    cause ? cause.status : 0,
+  );
+}
+
+async function signatureHeaders(method, path, bodyText) {
+  try {
+    const { signedHeaders } = await import('./signing.js');
+    return await signedHeaders(method, path, bodyText);
+  } catch (e) {
+    if (e && e.name === 'AbortError') throw e;
+    throw signingFailed(e);
+  }
+}
+
+/**
+ * 发送一个请求（不解读应答）：加 x-bm-client，需要时签名；428 安全验证求解后重发一次（重新签名）；
+ * 签名因本机时钟不准（signature.stale）或设备已失效（signature.unknown_device）被拒时，校正时钟或
+ * 重新登记设备后重发一次。其余应答原样返回；网络错误原样抛出。
+ */
+async function sendGuarded(path, { method, headers, bodyText, signal }) {
+  const sign = await shouldSign(path);
+  let challengeAnswer = null;
+  let signatureRetried = false;
+  for (;;) {
+    const sent = { ...headers, 'x-bm-client': clientTag() };
+    if (sign) Object.assign(sent, await signatureHeaders(method, path, bodyText));
+    if (challengeAnswer) sent['x-bm-challenge'] = challengeAnswer;
+    const res = await fetch(path, { method, headers: sent, body: bodyText, credentials: 'same-origin', signal });
+    if (res.status === 428 && !challengeAnswer) {
+      const problem = await peekProblem(res);
+      const token = problem && problem.challenge && problem.challenge.token;
+      if (CHALLENGE_CODES.has(problem && problem.code) && token) {
+        const { solveChallenge } = await import('./signing.js');
+        challengeAnswer = `${token}:${await solveChallenge(token, { signal })}`;
+        continue;
+      }
+    }
+    if (res.status === 401 && sign && !signatureRetried) {
+      const problem = await peekProblem(res);
+      const code = problem && problem.code;
+      if (code === 'signature.stale') {
+        const { adjustClock } = await import('./signing.js');
+        signatureRetried = adjustClock(res.headers.get('Date'));
+        if (signatureRetried) continue;
+      } else if (code === 'signature.unknown_device') {
+        const { resetDeviceKey } = await import('./devicekey.js');
+        resetDeviceKey();
+        signatureRetried = true;
+        continue;
+      }
+    }
+    return res;
+  }
+}
+
+/** 401 是否意味着登录失效：请求签名的错误（signature.*）不是，会话仍然有效。 */
+function sessionExpired(err) {
+  return err.status === 401 && !String(err.code).startsWith('signature.');
+}
+
 /** 当前页面是否需要登录：页面在 <body> 上声明了 data-roles。 */
 function pageNeedsLogin() {
   return Boolean(document.body && document.body.hasAttribute('data-roles'));
@@ -81,26 +217,25 @@ async function toApiError(res) {
  */
 export async function api(path, { method = 'GET', body, redirectOn401 = pageNeedsLogin(), signal } = {}) {
   const headers = { Accept: 'application/json, application/problem+json' };
-  const init = { method, headers, credentials: 'same-origin', signal };
   // 所有写请求都带 JSON Content-Type（即使无请求体）：服务端可据此拒绝跨站表单提交。
   if (method !== 'GET' && method !== 'HEAD') {
     headers['Content-Type'] = 'application/json';
   }
-  if (body !== undefined) {
-    init.body = JSON.stringify(body);
-  }
+  // 只序列化一次：签名的正是发送的这串字节。
+  const bodyText = body === undefined ? undefined : JSON.stringify(body);
 
   let res;
   try {
-    res = await fetch(path, init);
+    res = await sendGuarded(path, { method, headers, bodyText, signal });
   } catch (e) {
     if (e && e.name === 'AbortError') throw e;
+    if (e instanceof ApiError) throw e;
     throw new ApiError(fallbackProblem(0), 0);
   }
 
   if (!res.ok) {
     const err = await toApiError(res);
-    if (res.status === 401 && redirectOn401) {
+    if (sessionExpired(err) && redirectOn401) {
       err.redirecting = true;
       window.location.assign('/');
     }
@@ -121,9 +256,11 @@ export async function api(path, { method = 'GET', body, redirectOn401 = pageNeed
   }
 }
 
-/** 当前登录主体；未登录时抛 401 ApiError（需要登录的页面会被带回 `/`）。 */
-export function getMe(opts = {}) {
-  return api('/api/v1/me', opts);
+/** 当前登录主体；未登录时抛 401 ApiError（需要登录的页面会被带回 `/`）。结果同时记作本页的 currentPrincipal()。 */
+export async function getMe(opts = {}) {
+  const me = await api('/api/v1/me', opts);
+  principal = Promise.resolve(me);
+  return me;
 }
 
 /** 退出登录。已经过期（401）也视为成功，因为目的就是“没有会话”。 */
@@ -166,15 +303,14 @@ export async function postIdempotent(path, body, key) {
     controller.abort();
   }, MONEY_TIMEOUT_MS);
   try {
-    const res = await fetch(path, {
+    const res = await sendGuarded(path, {
       method: 'POST',
-      credentials: 'same-origin',
       headers: {
         Accept: 'application/json, application/problem+json',
         'Content-Type': 'application/json',
         'Idempotency-Key': key,
       },
-      body: JSON.stringify(body),
+      bodyText: JSON.stringify(body),
       signal: controller.signal,
     });
     if (!res.ok) {
@@ -190,7 +326,7 @@ export async function postIdempotent(path, body, key) {
         problem || { title: `HTTP ${res.status}`, status: res.status, code: `http.${res.status}`, detail: `请求失败（HTTP ${res.status}）。` },
         res.status,
       );
-      if (res.status === 401) {
+      if (sessionExpired(err)) {
         err.redirecting = true;
         window.location.assign('/');
       }

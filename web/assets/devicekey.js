@@ -20,8 +20,10 @@
 //   const { deviceId } = await ensureDeviceKey();          // 登记（幂等），返回设备 id
 //   const signature = await signWithDevice(contractText);  // r||s 十六进制，128 位
 //   // 把 deviceId、原文与 signature 一起提交给需要签名的接口
+//
+// 市民身份的 /api/v1/me/… 请求也用这把密钥签名：由 api.js 经 signing.js 自动完成，页面无需处理。
 
-import { api, getMe, ApiError } from './api.js';
+import { api, currentPrincipal, ApiError } from './api.js';
 
 const SM2_URL = '/vendor/sm-crypto/sm2.js';
 const STORAGE_PREFIX = 'bianmin.device_key.v1:';
@@ -30,35 +32,51 @@ export const SIGNER_ID = '1234567812345678';
 /** 服务端拒绝、须换一把新密钥再登记的情形。 */
 const REPLACE_KEY_CODES = new Set(['device.key_revoked', 'device.key_taken']);
 
-let sm2Loading = null;
 /** 本页已确认登记过的密钥：{ storageKey, deviceId, publicKey, privateKey } 的 Promise。 */
 let current = null;
 
-/** 加载 sm-crypto 的 SM2（只加载一次）。 */
-function loadSm2() {
-  if (globalThis.sm2 && typeof globalThis.sm2.doSignature === 'function') {
-    return Promise.resolve(globalThis.sm2);
-  }
-  if (!sm2Loading) {
-    sm2Loading = new Promise((resolve, reject) => {
+/** 正在或已经加载的同源密码脚本：url → Promise。 */
+const vendorLoads = new Map();
+
+/**
+ * 以同源经典脚本加载 /vendor/ 下的密码组件（符合 CSP script-src 'self'），每页只加载一次；
+ * ready() 返回脚本提供的全局对象（未就绪时返回假值），加载失败时以 missing() 的错误拒绝，
+ * 之后允许重试（如网络恢复后）。签名（sm3.js）与设备密钥（sm2.js）共用。
+ * @param {string} url
+ * @param {() => any} ready
+ * @param {() => Error} missing
+ */
+export function loadVendorScript(url, ready, missing) {
+  const loaded = ready();
+  if (loaded) return Promise.resolve(loaded);
+  if (!vendorLoads.has(url)) {
+    const loading = new Promise((resolve, reject) => {
       const script = document.createElement('script');
-      script.src = SM2_URL;
+      script.src = url;
       script.async = true;
       script.onload = () => {
-        if (globalThis.sm2 && typeof globalThis.sm2.doSignature === 'function') {
-          resolve(globalThis.sm2);
-        } else {
-          reject(cryptoMissing());
-        }
+        const value = ready();
+        if (value) resolve(value);
+        else reject(missing());
       };
-      script.onerror = () => reject(cryptoMissing());
+      script.onerror = () => reject(missing());
       document.head.appendChild(script);
     }).catch((e) => {
-      sm2Loading = null; // 允许稍后重试（如网络恢复后）
+      vendorLoads.delete(url);
       throw e;
     });
+    vendorLoads.set(url, loading);
   }
-  return sm2Loading;
+  return vendorLoads.get(url);
+}
+
+/** 加载 sm-crypto 的 SM2（只加载一次）。 */
+function loadSm2() {
+  return loadVendorScript(
+    SM2_URL,
+    () => (globalThis.sm2 && typeof globalThis.sm2.doSignature === 'function' ? globalThis.sm2 : null),
+    cryptoMissing,
+  );
 }
 
 function cryptoMissing() {
@@ -111,7 +129,7 @@ async function enrol(pair, label) {
 }
 
 async function establish(label) {
-  const [sm2, me] = await Promise.all([loadSm2(), getMe()]);
+  const [sm2, me] = await Promise.all([loadSm2(), currentPrincipal()]);
   const storageKey = STORAGE_PREFIX + me.id;
   let pair = readStored(storageKey) || newKeyPair(sm2);
   let device;
@@ -163,7 +181,15 @@ export async function signWithDevice(message) {
  * 忘记本机保存的设备密钥（例如在“我的设备”里注销了本机之后）。下次 ensureDeviceKey() 会生成新密钥。
  */
 export async function forgetDeviceKey() {
-  const me = await getMe();
+  const me = await currentPrincipal();
   localStorage.removeItem(STORAGE_PREFIX + me.id);
+  current = null;
+}
+
+/**
+ * 让下次 ensureDeviceKey() 重新登记本机密钥（不删除密钥）。服务端说签名的设备不存在或已注销
+ * （401 signature.unknown_device）时由 api.js 调用：重新登记会发现已注销的密钥并换一把新的。
+ */
+export function resetDeviceKey() {
   current = null;
 }
