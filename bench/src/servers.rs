@@ -9,7 +9,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use bianmin_core::SystemClock;
 use bianmin_server::AppState;
-use bianmin_server::config::{AuthConfig, Config, GuardConfig, Secret};
+use bianmin_server::config::{AuthConfig, Config, GuardConfig, Secret, SignatureMode};
 use bianmin_store::Backend;
 use hyper::StatusCode;
 use serde::Serialize;
@@ -138,8 +138,12 @@ impl AppServer {
                 secure_cookies: false,
                 ..defaults.auth
             },
+            // The load generators are programs at machine speed with no device keys: no
+            // limits, no behaviour scoring, no signatures required (signatures that come are
+            // still checked; the `antibot` suite measures their cost).
             guard: GuardConfig {
                 enabled: false,
+                signatures: SignatureMode::Optional,
                 ..defaults.guard
             },
             ..defaults

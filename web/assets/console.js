@@ -9,6 +9,8 @@
 // 复核的未通过申请，逐条展示审批依据（评分、模型版本、未通过原因、申请人陈述），可“复现决策”
 // 核对原决策能否按记录的输入与版本重算出来，维持原结果或改为通过（须写复核意见，改为通过须核定额度）。
 // 智能客服页（#assistant，首次打开时才请求）：知识库条目维护与问题洞察，见文件末尾“智能客服”一节。
+// 防爬虫处置页（#antibot，首次打开时才请求）：行为评分的升级处置记录与依据，可见时每 15 秒自动刷新，
+// 见“防爬虫处置”一节。
 
 import { boot } from './shell.js';
 import { api, ApiError } from './api.js';
@@ -1314,6 +1316,298 @@ function assistantView(section) {
   };
 }
 
+// ---------- 防爬虫处置 ----------
+//
+// GET /api/v1/console/guard/escalations?limit=N[&level=slow|challenge|block]：行为评分把某个会话、设备或
+// 地址的处置级别升高（限速 → 人机校验 → 封禁）时记下的一条条记录，最新的在前；另有近 24 小时各级别的次数
+// 与当前的防护配置。访问对象只给化名（12 位十六进制），页面原样显示。视图可见时每 15 秒自动刷新一次，
+// 切到别的视图或浏览器标签页转到后台即停；自动刷新失败时保留已显示的记录并提示。
+
+const ANTIBOT_LIMIT = 50;
+const ANTIBOT_REFRESH_MS = 15000;
+const LEVELS = {
+  normal: ['正常', 'badge'],
+  slow: ['限速', 'badge badge--info'],
+  challenge: ['人机校验', 'badge badge--warn'],
+  block: ['封禁', 'badge badge--danger'],
+};
+const ESCALATED_LEVELS = ['slow', 'challenge', 'block'];
+const SIGNALS = {
+  enumeration: '号码枚举',
+  breadth: '查询对象过多',
+  regular_timing: '机器般规律的请求间隔',
+  error_ratio: '错误率过高',
+  automation: '自动化工具特征',
+};
+const SUBJECT_KINDS = { session: '会话', device: '设备', ip: 'IP 地址' };
+const ENDPOINT_CLASSES = { login: '登录', query: '查询', pay: '缴费', public: '公共接口' };
+const LIMIT_MODES = { redis: 'Redis（多实例共享）', local: '本机内存（仅本实例）', off: '关闭' };
+const SIGNATURE_MODES = { required: '强制', optional: '可选（有签名则校验）', off: '关闭' };
+
+function levelBadge(level) {
+  const [text, cls] = LEVELS[level] || [level || '—', 'badge'];
+  return el('span', { class: cls, dataset: { level: level || '' } }, text);
+}
+
+/** “限流存储：Redis（多实例共享）· 行为评分：开启 · 请求签名：强制”；未开启的一项标成警示色。 */
+function guardSettings(r) {
+  const part = (label, text, off) =>
+    el('span', { class: 'antibot-setting' }, `${label}：`, el('strong', { class: off ? 'antibot-setting__off' : null }, text));
+  const dot = () => el('span', { class: 'muted', 'aria-hidden': 'true' }, ' · ');
+  return el(
+    'p',
+    { class: 'antibot-settings small', dataset: { testid: 'antibot-settings', mode: r.mode || '', behaviour: String(Boolean(r.behaviour)), signatures: r.signatures || '' } },
+    part('限流存储', LIMIT_MODES[r.mode] || r.mode || '未知', r.mode === 'off'),
+    dot(),
+    part('行为评分', r.behaviour ? '开启' : '关闭', !r.behaviour),
+    dot(),
+    part('请求签名', SIGNATURE_MODES[r.signatures] || r.signatures || '未知', r.signatures === 'off'),
+  );
+}
+
+function evidenceList(evidence) {
+  if (!evidence || evidence.length === 0) return el('span', { class: 'muted' }, '—');
+  return el(
+    'ul',
+    { class: 'evidence-list' },
+    evidence.map((e) =>
+      el(
+        'li',
+        { dataset: { testid: 'antibot-evidence', signal: e.signal } },
+        el('span', { class: 'evidence-list__signal', title: e.signal }, SIGNALS[e.signal] || e.signal),
+        el('span', { class: 'evidence-list__points' }, ` +${Number(e.points) || 0}`),
+        e.detail ? `：${e.detail}` : null,
+      ),
+    ),
+  );
+}
+
+/** 北京时间；样式表只在窄屏时允许它在日期与时刻之间（空格处）折行。 */
+function timeAt(iso) {
+  return el('time', { datetime: iso }, beijingTime(iso));
+}
+
+/** 路由模板只在“/”后折行，不把一个词拆成两半。 */
+function routePath(path) {
+  return String(path).split('/').flatMap((part, i) => (i === 0 ? [part] : [el('wbr'), `/${part}`]));
+}
+
+function escalationRow(x) {
+  return el(
+    'tr',
+    { dataset: { testid: 'antibot-row', id: x.id, level: x.to, subjectKind: x.subject_kind } },
+    el('td', { class: 'antibot-time' }, timeAt(x.at)),
+    el(
+      'td',
+      {},
+      el('span', {}, SUBJECT_KINDS[x.subject_kind] || x.subject_kind || '—'),
+      el('span', { class: 'sub mono', title: '化名，非原始标识' }, x.subject || '—'),
+    ),
+    el(
+      'td',
+      { dataset: { testid: 'antibot-change' } },
+      el(
+        'span',
+        { class: 'nowrap' },
+        levelBadge(x.from),
+        el('span', { class: 'level-arrow', 'aria-hidden': 'true' }, '→'),
+        el('span', { class: 'visually-hidden' }, '升至'),
+        levelBadge(x.to),
+      ),
+      x.until ? el('span', { class: 'sub antibot-until', dataset: { testid: 'antibot-until' } }, '持续至 ', timeAt(x.until)) : null,
+    ),
+    el('td', { class: 'num', dataset: { testid: 'antibot-score' } }, x.score === null || x.score === undefined ? '—' : String(x.score)),
+    el(
+      'td',
+      {},
+      el('span', {}, ENDPOINT_CLASSES[x.class] || x.class || '—'),
+      x.path ? el('span', { class: 'sub mono' }, routePath(x.path)) : null,
+    ),
+    el('td', {}, evidenceList(x.evidence)),
+  );
+}
+
+/** 防爬虫处置视图：首次显示时加载；级别筛选、“刷新”与可见时的定时刷新都在原处更新。 */
+function antibotView(host) {
+  let started = null;
+  let level = '';
+  let visible = false;
+  let timer = null;
+  let seq = 0; // 只采用最近一次请求的结果：筛选连点时，慢的旧应答不能盖住新的
+  let shown = false; // 是否已有一次成功的结果在页面上
+
+  const settings = el('div');
+  const counters = el('div', { class: 'stat-row antibot-counters', dataset: { testid: 'antibot-counts' } });
+  const since = el('p', { class: 'small muted', dataset: { testid: 'antibot-since' } });
+  const filterBtns = [['', '全部'], ...ESCALATED_LEVELS.map((l) => [l, LEVELS[l][0]])].map(([value, text]) =>
+    el('button', { class: 'seg__btn', type: 'button', 'aria-pressed': String(value === level), dataset: { testid: 'antibot-filter', level: value } }, text),
+  );
+  const updatedNode = el('span', { class: 'small muted', dataset: { testid: 'antibot-updated' } });
+  const refreshBtn = el('button', { class: 'btn btn--s', type: 'button', dataset: { testid: 'antibot-refresh' } }, '刷新');
+  const summary = el('div', { class: 'stack', hidden: true }, settings, el('div', { class: 'stack stack--s' }, counters, since));
+  const problem = el('div');
+  const listHost = el('div', { 'aria-live': 'polite' });
+
+  for (const b of filterBtns) {
+    b.addEventListener('click', () => {
+      level = b.dataset.level;
+      for (const x of filterBtns) x.setAttribute('aria-pressed', String(x === b));
+      replace(listHost, loadingBlock());
+      started = load();
+    });
+  }
+
+  function counter(l, counts) {
+    const [text] = LEVELS[l];
+    const n = counts ? counts[l] : undefined;
+    return el(
+      'div',
+      { class: `stat stat--${l}`, dataset: { testid: `antibot-count-${l}` } },
+      el('span', { class: 'stat__label' }, text),
+      el('span', { class: 'stat__value' }, fmtCount(n)),
+      el('span', { class: 'stat__hint' }, '近 24 小时升至此级别的次数'),
+    );
+  }
+
+  function table(items) {
+    return el(
+      'div',
+      { class: 'table-wrap' },
+      el(
+        'table',
+        { class: 'data-table antibot-table', dataset: { testid: 'antibot-table' } },
+        el(
+          'thead',
+          {},
+          el(
+            'tr',
+            {},
+            el('th', { scope: 'col' }, '时间（北京时间）'),
+            el('th', { scope: 'col' }, '访问对象'),
+            el('th', { scope: 'col' }, '处置'),
+            el('th', { scope: 'col' }, '评分'),
+            el('th', { scope: 'col' }, '接口'),
+            el('th', { scope: 'col' }, '依据'),
+          ),
+        ),
+        el('tbody', {}, items.map(escalationRow)),
+      ),
+    );
+  }
+
+  function render(r) {
+    const items = r.items || [];
+    if (!host.contains(listHost)) renderShell(); // 此前显示的是“无权访问”
+    summary.hidden = false;
+    replace(settings, guardSettings(r));
+    replace(counters, ESCALATED_LEVELS.map((l) => counter(l, r.counts)));
+    since.textContent = r.since ? `统计自 ${beijingTime(r.since)}（北京时间）起的 24 小时。` : '';
+    const filtered = level ? `近期没有升至“${LEVELS[level][0]}”的访问。` : '近期没有触发处置的访问。';
+    replace(
+      listHost,
+      el(
+        'article',
+        { class: 'card', 'aria-label': '处置记录' },
+        el(
+          'div',
+          { class: 'card__header' },
+          el('h2', { class: 'card__title' }, '处置记录'),
+          el('span', { class: 'small muted', dataset: { testid: 'antibot-shown' } }, items.length ? `最近 ${numFmt.format(items.length)} 条` : ''),
+        ),
+        items.length ? table(items) : el('div', { class: 'empty', dataset: { testid: 'antibot-empty' } }, filtered),
+      ),
+    );
+  }
+
+  function schedule() {
+    clearTimeout(timer);
+    timer = null;
+    if (visible && !document.hidden) timer = setTimeout(() => load({ background: true }), ANTIBOT_REFRESH_MS);
+  }
+
+  async function load({ background = false } = {}) {
+    const mine = ++seq;
+    refreshBtn.disabled = true;
+    const query = new URLSearchParams({ limit: String(ANTIBOT_LIMIT) });
+    if (level) query.set('level', level);
+    try {
+      const r = (await api(`/api/v1/console/guard/escalations?${query}`)) || {};
+      if (mine !== seq) return;
+      replace(problem);
+      render(r);
+      shown = true;
+      updatedNode.textContent = `最后更新：${timeFmt.format(new Date())}`;
+    } catch (err) {
+      if (mine !== seq || err.redirecting) return;
+      if (err.status === 403) {
+        shown = false;
+        updatedNode.textContent = '';
+        replace(host, denied(err, 'antibot-denied', '防爬虫处置记录仅限银行运营人员、审计人员与系统管理员查看。'));
+        visible = false; // 无权查看时不再定时重试
+        return;
+      }
+      if (background && shown) {
+        replace(problem, problemBanner({ ...err, detail: `自动刷新失败，下表为此前的结果：${err.detail || err.message}` }, { variant: 'warn' }));
+      } else {
+        replace(problem);
+        replace(listHost, problemBanner(err, { onRetry: () => { started = load(); } }));
+      }
+    } finally {
+      if (mine === seq) {
+        refreshBtn.disabled = false;
+        schedule();
+      }
+    }
+  }
+
+  function renderShell() {
+    replace(
+      host,
+      el(
+        'div',
+        { class: 'stack' },
+        summary,
+        el(
+          'div',
+          { class: 'cluster cluster--between' },
+          el('div', { class: 'seg', role: 'group', 'aria-label': '按处置级别筛选' }, filterBtns),
+          el('div', { class: 'cluster' }, updatedNode, refreshBtn),
+        ),
+        problem,
+        listHost,
+      ),
+    );
+    replace(listHost, loadingBlock());
+  }
+
+  refreshBtn.addEventListener('click', () => {
+    started = load();
+  });
+  document.addEventListener('visibilitychange', () => {
+    if (!visible) return;
+    if (document.hidden) schedule();
+    else started = load({ background: true });
+  });
+
+  return {
+    show() {
+      visible = true;
+      if (!started) {
+        renderShell();
+        started = load();
+      } else if (!timer) {
+        started = load({ background: true });
+      }
+      return started;
+    },
+    hide() {
+      visible = false;
+      clearTimeout(timer);
+      timer = null;
+    },
+  };
+}
+
 // ---------- 刷新 ----------
 
 async function refreshStatus(root) {
@@ -1336,7 +1630,10 @@ boot(async (me, root) => {
     root.querySelector('[data-testid="review-refresh"]'),
   );
   const assistant = assistantView(root.querySelector('[data-view="assistant"]'));
+  const antibot = antibotView(root.querySelector('[data-antibot="body"]'));
   const onShow = (name) => {
+    if (name !== 'antibot') antibot.hide();
+    if (name === 'antibot') return antibot.show();
     if (name === 'assistant') return assistant.show(window.location.hash.replace(/^#/, ''));
     if (name === 'audit') return audit.show();
     if (name === 'review') return review.show();
@@ -1345,6 +1642,6 @@ boot(async (me, root) => {
   const initial = showView(root, { onShow });
   window.addEventListener('hashchange', () => showView(root, { focus: true, onShow }));
   root.querySelector('[data-testid="refresh-status"]').addEventListener('click', () => refreshStatus(root));
-  // 等首轮状态检查（以及直接打开 #audit、#review 时的首屏数据）完成再标记 page-ready，测试拿到的就是最终状态
+  // 等首轮状态检查（以及直接打开 #audit、#review、#antibot 时的首屏数据）完成再标记 page-ready，测试拿到的就是最终状态
   await Promise.all([refreshStatus(root), initial]);
 });

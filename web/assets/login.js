@@ -3,8 +3,12 @@
 // 列出开发环境身份提供方的预置身份（GET /api/v1/auth/personas），按角色分组；
 // 点击后 POST /api/v1/auth/dev-login，服务端写入 HttpOnly 会话 Cookie 并返回 home，前端跳转过去。
 // 本页不需要登录，所以所有请求都关闭了 401 自动跳转。
+//
+// SMS one-time-password sign-in: POST /api/v1/auth/otp/send, then /api/v1/auth/otp/verify, which
+// sets the same session cookie. A 428 challenge is answered with signing.js's proof of work when
+// that module is there (docs/security.md, "Login protection").
 
-import { api, safeHomePath } from './api.js';
+import { api, safeHomePath, ApiError } from './api.js';
 import { el, replace, problemBanner, avatarChar } from './dom.js';
 
 // 分组显示顺序；服务端若新增角色，排在最后，不会丢。
@@ -109,5 +113,111 @@ listHost.addEventListener('click', (event) => {
   const button = event.target.closest('button[data-persona]');
   if (button && !button.disabled) login(button);
 });
+
+// --- SMS one-time-password sign-in ---
+
+const otpForm = document.querySelector('[data-login="otp-form"]');
+const sendButton = otpForm.querySelector('[data-login="otp-send"]');
+const submitButton = otpForm.querySelector('button[type="submit"]');
+const otpHint = otpForm.querySelector('[data-login="otp-hint"]');
+const otpProblemHost = otpForm.querySelector('[data-login="otp-problem"]');
+let countdown = null;
+
+function showOtpProblem(err) {
+  replace(otpProblemHost, problemBanner(err));
+}
+
+/** Keeps the send button disabled for `seconds`, counting down on its label. */
+function startCountdown(seconds) {
+  clearInterval(countdown);
+  let left = Math.max(1, Math.round(Number(seconds) || 60));
+  const tick = () => {
+    if (left <= 0) {
+      clearInterval(countdown);
+      countdown = null;
+      sendButton.disabled = false;
+      sendButton.textContent = '重新获取';
+      return;
+    }
+    sendButton.disabled = true;
+    sendButton.textContent = `${left} 秒后重新获取`;
+    left -= 1;
+  };
+  tick();
+  countdown = setInterval(tick, 1000);
+}
+
+async function sendCode() {
+  replace(otpProblemHost);
+  replace(otpHint);
+  sendButton.disabled = true;
+  try {
+    const sent = await api('/api/v1/auth/otp/send', {
+      method: 'POST',
+      body: { phone: otpForm.elements.phone.value },
+      redirectOn401: false,
+    });
+    startCountdown(sent.resend_after);
+    const minutes = Math.round((Number(sent.expires_in) || 300) / 60);
+    replace(otpHint, `验证码已发送至 ${sent.masked_phone}，${minutes} 分钟内有效。`);
+    // Only a development server sends the code back (auth.dev_login); production never does.
+    if (sent.dev_code) {
+      otpHint.append(' ', el('strong', { dataset: { testid: 'otp-dev-code' } }, `开发环境验证码：${sent.dev_code}`));
+    }
+    otpForm.elements.code.focus();
+  } catch (err) {
+    if (!countdown) sendButton.disabled = false;
+    showOtpProblem(err);
+  }
+}
+
+/** `<token>:<counter>` for a challenge, solved by signing.js; refused when it is not there. */
+async function answerChallenge(token) {
+  replace(otpHint, '安全校验中…');
+  let solveChallenge = null;
+  try {
+    ({ solveChallenge } = await import('./signing.js'));
+  } catch {
+    solveChallenge = null;
+  }
+  if (typeof solveChallenge !== 'function') {
+    replace(otpHint);
+    throw new ApiError(
+      { title: '安全校验', detail: '当前页面无法完成安全校验，请稍后再试。', code: 'client.challenge_unavailable' },
+      428,
+    );
+  }
+  const counter = await solveChallenge(token);
+  replace(otpHint);
+  return `${token}:${counter}`;
+}
+
+async function verifyCode(event) {
+  event.preventDefault();
+  replace(otpProblemHost);
+  submitButton.disabled = true;
+  submitButton.setAttribute('aria-busy', 'true');
+  const body = { phone: otpForm.elements.phone.value, code: otpForm.elements.code.value.trim() };
+  const verify = () => api('/api/v1/auth/otp/verify', { method: 'POST', body, redirectOn401: false });
+  try {
+    let res;
+    try {
+      res = await verify();
+    } catch (err) {
+      const token = err instanceof ApiError && err.status === 428 && err.problem.challenge && err.problem.challenge.token;
+      if (!token) throw err;
+      body.challenge = await answerChallenge(token);
+      res = await verify();
+    }
+    window.location.assign(safeHomePath(res && res.home));
+  } catch (err) {
+    submitButton.disabled = false;
+    submitButton.removeAttribute('aria-busy');
+    showOtpProblem(err);
+  }
+}
+
+sendButton.addEventListener('click', sendCode);
+otpForm.addEventListener('submit', verifyCode);
 
 loadPersonas();

@@ -92,7 +92,9 @@ pub use self::behaviour::{
     Assessment, BehaviourConfig, BehaviourTracker, ClientSignals, Escalation, Evidence, Level,
     Observation, Outcome, Signal, Thresholds, Weights,
 };
-pub use self::challenge::{Challenge, ChallengeIssuer, RedisSpentStore, SpentStore, solve};
+pub use self::challenge::{
+    Challenge, ChallengeIssuer, DEFAULT_DIFFICULTY_BITS, RedisSpentStore, SpentStore, solve,
+};
 pub use self::error::GuardError;
 pub use self::limit::{
     Dimension, LimitKey, LocalLimiter, Quota, RateLimiter, RedisLimiter, Verdict,

@@ -323,7 +323,8 @@ impl AppState {
         &self.0.platform_keys
     }
 
-    /// Ends every live consent of `person` and erases them by destroying their data key, in
+    /// Ends every live consent of `person`, forgets the phone number they sign in with by SMS
+    /// (its blind index would still link them) and erases them by destroying their data key, in
     /// that order (a consent must not outlive its person even if the erasure then fails).
     ///
     /// # Errors
@@ -343,6 +344,17 @@ impl AppState {
                     .await?
             }
         };
+        let mut tx = self.store().begin_write().await?;
+        bianmin_store::on_tx!(&mut tx, conn => {
+            sqlx::query(
+                "DELETE FROM login_phones \
+                 WHERE principal_id IN (SELECT id FROM principals WHERE person_id = $1)",
+            )
+            .bind(person)
+            .execute(conn)
+            .await?;
+        });
+        tx.commit().await?;
         self.vault()
             .erase(person, actor, reason, self.clock().now())
             .await?;
@@ -406,6 +418,8 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/auth/assertion",
             post(auth::routes::assertion_login),
         )
+        .route("/api/v1/auth/otp/send", post(auth::otp::send))
+        .route("/api/v1/auth/otp/verify", post(auth::otp::verify))
         .route("/api/v1/auth/logout", post(auth::routes::logout))
         .route("/api/v1/me", get(auth::routes::me))
         .route("/api/v1/me/profile", get(people::my_profile))
@@ -526,6 +540,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/audit/verify", get(audit::verify))
         .route("/api/v1/ops/overview", get(ops::overview))
         .route("/api/v1/ops/exchange", get(crate::exchange::overview))
+        .route(
+            "/api/v1/console/guard/escalations",
+            get(crate::antibot::escalations),
+        )
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics));
@@ -558,6 +576,16 @@ pub fn router(state: AppState) -> Router {
         .layer(from_fn_with_state(
             state.clone(),
             crate::guard::limit_requests,
+        ))
+        // After the rate limits (cheap, and in front of the database), before the handlers:
+        // a signature is checked first, so that behaviour scoring knows the signing device.
+        .layer(from_fn_with_state(
+            state.clone(),
+            crate::signing::verify_signatures,
+        ))
+        .layer(from_fn_with_state(
+            state.clone(),
+            crate::antibot::score_requests,
         ))
         .layer(CatchPanicLayer::custom(mw::panic_response))
         .layer(TimeoutLayer::with_status_code(

@@ -69,7 +69,8 @@ pub struct GuardConfig {
     pub trusted_proxies: Vec<String>,
     /// Prefix of the rate-limit keys in Redis; every instance sharing budgets must use the same.
     pub redis_prefix: String,
-    /// Sign-in (`/api/v1/auth/dev-login`, `/api/v1/auth/assertion`).
+    /// Sign-in (`/api/v1/auth/dev-login`, `/api/v1/auth/assertion`, `/api/v1/auth/otp/send`,
+    /// `/api/v1/auth/otp/verify`).
     pub login: ClassLimits,
     /// A citizen's own data (`/api/v1/me/…`), which is what a scraper of personal data wants.
     pub query: ClassLimits,
@@ -77,6 +78,50 @@ pub struct GuardConfig {
     pub pay: ClassLimits,
     /// Every other `/api/` request (the assistant, calculators, consoles, unknown paths).
     pub public: ClassLimits,
+    /// Per device key, for requests signed by one (`docs/sdk.md`, "Signed requests"):
+    /// `query` and `pay` requests together.
+    pub per_device: Option<LimitSetting>,
+    /// Whether a citizen's requests under `/api/v1/me/` must be signed by an enrolled device
+    /// key: `required` (the default), `optional` (signatures that come are checked, unsigned
+    /// requests pass) or `off` (signature headers are ignored).
+    pub signatures: SignatureMode,
+    /// Behaviour scoring and its escalations (slow down, challenge, block).
+    pub behaviour: BehaviourSettings,
+}
+
+/// How the server treats device signatures on citizens' requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SignatureMode {
+    /// A citizen's `/api/v1/me/` requests must carry a valid signature.
+    Required,
+    /// Signatures that come are checked; unsigned requests pass (and count as unsigned in
+    /// behaviour scoring).
+    Optional,
+    /// Signature headers are ignored.
+    Off,
+}
+
+/// Behaviour scoring (`docs/security.md`, "Behaviour scoring").
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct BehaviourSettings {
+    /// Score requests and escalate; off only for load tests.
+    pub enabled: bool,
+    /// Leading zero bits of the proof-of-work challenges (1–32; default 16).
+    pub challenge_difficulty: u8,
+    /// Days an escalation record is kept for the console (default 90).
+    pub retention_days: u32,
+}
+
+impl Default for BehaviourSettings {
+    fn default() -> Self {
+        BehaviourSettings {
+            enabled: true,
+            challenge_difficulty: bianmin_guard::DEFAULT_DIFFICULTY_BITS,
+            retention_days: 90,
+        }
+    }
 }
 
 /// The limits of one endpoint class; a request must stay within every limit that applies.
@@ -131,6 +176,9 @@ impl Default for GuardConfig {
                 per_ip: Some(LimitSetting::new(300, 100)),
                 per_user: None,
             },
+            per_device: Some(LimitSetting::new(60, 20)),
+            signatures: SignatureMode::Required,
+            behaviour: BehaviourSettings::default(),
         }
     }
 }

@@ -16,18 +16,24 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use bianmin_core::SharedClock;
 use bianmin_guard::{
-    Dimension, GuardSecret, LimitKey, LocalLimiter, Quota, RateLimiter, RedisLimiter, Verdict,
+    BehaviourConfig, BehaviourTracker, ChallengeIssuer, Dimension, GuardSecret, LimitKey,
+    LocalLimiter, LoginConfig, LoginGuard, Quota, RateLimiter, RedisLimiter, RedisSpentStore,
+    Verdict,
 };
 
 use crate::app::AppState;
 use crate::auth::SessionKey;
-use crate::config::{ClassLimits, Config, LimitSetting};
+use crate::config::{ClassLimits, Config, LimitSetting, SignatureMode};
 use crate::http::client_ip::{TrustedProxies, peer_address};
 use crate::http::problem::ApiError;
 
 /// The label under the session key from which the guard's secret is derived.
 const GUARD_SECRET_LABEL: &[u8] = b"bianmin/guard-secret/v1";
+
+/// The label of the key that makes the pseudonyms of behaviour subjects.
+const SUBJECT_KEY_LABEL: &[u8] = b"bianmin/guard-subject/v1";
 
 /// The kinds of endpoint that have their own quotas.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,7 +62,12 @@ impl EndpointClass {
     /// The class of a request by its method and path (the route template when one matched,
     /// else the raw path); `None` for what is never limited.
     pub fn of(method: &Method, path: &str) -> Option<EndpointClass> {
-        const LOGIN: [&str; 2] = ["/api/v1/auth/dev-login", "/api/v1/auth/assertion"];
+        const LOGIN: [&str; 4] = [
+            "/api/v1/auth/dev-login",
+            "/api/v1/auth/assertion",
+            "/api/v1/auth/otp/send",
+            "/api/v1/auth/otp/verify",
+        ];
         const PAY: [&str; 3] = [
             "/api/v1/me/traffic/payments",
             "/api/v1/me/loan/line/draws",
@@ -115,9 +126,9 @@ impl Subject {
         match dimension {
             Dimension::Ip => self.ip.map(address_key),
             Dimension::User => self.session.map(|id| id.to_string()),
-            // No request carries a device id or a partner's client key yet: device ids travel
-            // only inside signed bodies (`docs/sdk.md`) and no partner has an API key. Signed
-            // API requests will add both; until then these dimensions have no limits.
+            // A device is counted once its signature verified (`Guard::check_device`), not
+            // here, where its id is only a claim. No partner has an API key yet, so client
+            // keys have no limits.
             Dimension::Device | Dimension::ClientKey => None,
         }
     }
@@ -126,7 +137,7 @@ impl Subject {
 /// The address a client is counted under: an IPv4 address as it is, an IPv6 address by its
 /// /64 network, since one subscriber line or host is given a whole /64 and could otherwise
 /// take a fresh budget for every request.
-fn address_key(address: IpAddr) -> String {
+pub(crate) fn address_key(address: IpAddr) -> String {
     match address {
         IpAddr::V4(v4) => v4.to_string(),
         // A prefix length of 64 is valid for every IPv6 address: `new_assert` cannot panic.
@@ -134,7 +145,8 @@ fn address_key(address: IpAddr) -> String {
     }
 }
 
-/// The rate limiter of a running server with its quotas and trusted proxies.
+/// The protections of a running server: the rate limiter with its quotas and trusted
+/// proxies, behaviour scoring with its challenges, and the login guard.
 pub struct Guard {
     limiter: Option<Arc<dyn RateLimiter>>,
     shared: bool,
@@ -143,6 +155,13 @@ pub struct Guard {
     query: ClassQuotas,
     pay: ClassQuotas,
     public: ClassQuotas,
+    per_device: Option<Quota>,
+    signatures: SignatureMode,
+    behaviour: Option<BehaviourTracker>,
+    challenges: ChallengeIssuer,
+    logins: LoginGuard,
+    nonces: Option<RedisSpentStore>,
+    subject_key: [u8; 32],
 }
 
 impl Guard {
@@ -152,7 +171,11 @@ impl Guard {
     /// The secret that keys the pseudonyms of limit keys is derived from the session key,
     /// which every instance of a deployment already shares; so instances agree on keys in
     /// Redis without another secret to distribute. Must be called inside a Tokio runtime.
-    pub fn from_config(config: &Config, session_key: &SessionKey) -> anyhow::Result<Guard> {
+    pub fn from_config(
+        config: &Config,
+        session_key: &SessionKey,
+        clock: SharedClock,
+    ) -> anyhow::Result<Guard> {
         let guard = &config.guard;
         let proxies = TrustedProxies::parse(&guard.trusted_proxies)?;
         let secret = GuardSecret::from_bytes(&session_key.derive(GUARD_SECRET_LABEL))
@@ -167,6 +190,46 @@ impl Guard {
             }
             None => (Some(Arc::new(LocalLimiter::new(&secret))), false),
         };
+        let settings = &guard.behaviour;
+        let behaviour = if guard.enabled && settings.enabled {
+            let scoring = BehaviourConfig {
+                signed_classes: match guard.signatures {
+                    SignatureMode::Required => vec![
+                        EndpointClass::Query.as_str().to_owned(),
+                        EndpointClass::Pay.as_str().to_owned(),
+                    ],
+                    SignatureMode::Optional | SignatureMode::Off => Vec::new(),
+                },
+                ..BehaviourConfig::default()
+            };
+            Some(BehaviourTracker::new(scoring).context("guard.behaviour")?)
+        } else {
+            None
+        };
+        let mut challenges =
+            ChallengeIssuer::new(&secret, clock.clone(), settings.challenge_difficulty)
+                .context("guard.behaviour.challenge_difficulty must be between 1 and 32")?;
+        let mut nonces = None;
+        if let Some(url) = &config.redis_url {
+            let spent = RedisSpentStore::new(url.expose())
+                .context("redis_url is not a valid Redis URL")?
+                .with_prefix(format!("{}challenge:", guard.redis_prefix));
+            challenges = challenges.with_spent_store(Arc::new(spent));
+            nonces = Some(
+                RedisSpentStore::new(url.expose())
+                    .context("redis_url is not a valid Redis URL")?
+                    .with_prefix(format!("{}nonce:", guard.redis_prefix)),
+            );
+        }
+        let logins = LoginGuard::new(&secret, clock, LoginConfig::default())
+            .context("cannot build the login guard")?;
+        let per_device = guard
+            .per_device
+            .map(|LimitSetting { per_minute, burst }| {
+                Quota::new(per_minute, Duration::from_secs(60), burst)
+                    .context("guard.per_device: per_minute and burst must be at least 1")
+            })
+            .transpose()?;
         Ok(Guard {
             limiter,
             shared,
@@ -175,7 +238,59 @@ impl Guard {
             query: ClassQuotas::from_config("query", &guard.query)?,
             pay: ClassQuotas::from_config("pay", &guard.pay)?,
             public: ClassQuotas::from_config("public", &guard.public)?,
+            per_device,
+            signatures: guard.signatures,
+            behaviour,
+            challenges,
+            logins,
+            nonces,
+            subject_key: session_key.derive(SUBJECT_KEY_LABEL),
         })
+    }
+
+    /// Where the nonces of signed requests are remembered when Redis is configured (else the
+    /// database).
+    pub fn redis_nonces(&self) -> Option<&RedisSpentStore> {
+        self.nonces.as_ref()
+    }
+
+    /// The pseudonym under which a subject (`session:…`, `device:…`, `ip:…`) is shown in logs
+    /// and the console: 12 hexadecimal digits of HMAC-SM3 under a key derived from the session
+    /// key, the same on every instance, never reversible to the id or address.
+    pub fn pseudonym(&self, subject: &str) -> String {
+        let mac = bianmin_crypto::hmac_sm3(&self.subject_key, subject.as_bytes());
+        hex::encode(&mac[..6])
+    }
+
+    /// Whether citizens' requests must be signed, may be, or are not checked.
+    pub fn signatures(&self) -> SignatureMode {
+        self.signatures
+    }
+
+    /// Behaviour scoring, unless it is switched off.
+    pub fn behaviour(&self) -> Option<&BehaviourTracker> {
+        self.behaviour.as_ref()
+    }
+
+    /// The issuer and checker of proof-of-work challenges.
+    pub fn challenges(&self) -> &ChallengeIssuer {
+        &self.challenges
+    }
+
+    /// The login guard: lockouts, credential-stuffing detection and OTP limits of this
+    /// instance.
+    pub fn logins(&self) -> &LoginGuard {
+        &self.logins
+    }
+
+    /// The client address of a request, by the trusted-proxy setting; `None` only when the
+    /// router is driven without `serve` (no TCP peer).
+    pub fn client_ip(
+        &self,
+        extensions: &axum::http::Extensions,
+        headers: &axum::http::HeaderMap,
+    ) -> Option<IpAddr> {
+        peer_address(extensions).map(|peer| self.proxies.client_ip(peer, headers))
     }
 
     /// Where budgets are kept: `redis` (shared by every instance), `local` (this instance
@@ -205,6 +320,22 @@ impl Guard {
         };
         let class = EndpointClass::Login;
         let key = LimitKey::new(class.as_str(), Dimension::User, account);
+        self.decide(limiter.as_ref(), class, &[(&key, quota)]).await
+    }
+
+    /// Charges one signed request to `device` under the `per_device` quota; refuses with 429
+    /// once it is spent. Checked after the signature verified, so that nobody can spend
+    /// another device's budget by naming it.
+    ///
+    /// # Errors
+    ///
+    /// [`ApiError::rate_limited`] once the device's requests are spent.
+    pub async fn check_device(&self, device: uuid::Uuid) -> Result<(), ApiError> {
+        let (Some(limiter), Some(quota)) = (&self.limiter, &self.per_device) else {
+            return Ok(());
+        };
+        let class = EndpointClass::Query;
+        let key = LimitKey::new(class.as_str(), Dimension::Device, device.to_string());
         self.decide(limiter.as_ref(), class, &[(&key, quota)]).await
     }
 

@@ -4,6 +4,7 @@
 
 #![warn(missing_docs)]
 
+pub mod antibot;
 pub mod app;
 pub mod assistant;
 pub mod audit;
@@ -24,6 +25,7 @@ pub mod lending;
 pub mod openapi;
 pub mod ops;
 pub mod people;
+pub mod signing;
 pub mod sscard;
 pub mod traffic;
 pub mod usage;
@@ -110,7 +112,7 @@ pub async fn assemble_state(
         })?),
         None => None,
     };
-    let guard = guard::Guard::from_config(&config, &session_key)?;
+    let guard = guard::Guard::from_config(&config, &session_key, clock.clone())?;
     let (keyring, _) = keys::load(&config, clock.now())?;
     let dev_login = config.auth.dev_login;
     let platform = std::sync::Arc::new(exchange::platform_keys(&config)?);

@@ -6,8 +6,8 @@ use utoipa::OpenApi;
 use crate::auth::{self, Department, PrincipalView, Role};
 use crate::http::problem::Problem;
 use crate::{
-    assistant, audit, cockpit, consents, exchange, hall, hpf, institution, lending, ops, people,
-    sscard, traffic,
+    antibot, assistant, audit, cockpit, consents, exchange, hall, hpf, institution, lending, ops,
+    people, sscard, traffic,
 };
 
 /// Every documented endpoint and schema.
@@ -16,8 +16,9 @@ use crate::{
     info(title = "Bianmin 便民服务平台 API", description = "银行便民服务平台接口。错误一律以 application/problem+json 返回。"),
     paths(
         ops::healthz, ops::readyz, ops::metrics, ops::overview, exchange::overview,
+        antibot::escalations,
         auth::routes::list_personas, auth::routes::dev_login, auth::routes::assertion_login,
-        auth::routes::logout, auth::routes::me,
+        auth::routes::logout, auth::routes::me, auth::otp::send, auth::otp::verify,
         people::my_profile, people::reveal_my_profile, people::person, people::reveal_person,
         people::erase_person, audit::entries, audit::verify,
         consents::list, consents::detail, consents::create, consents::approve, consents::reject,

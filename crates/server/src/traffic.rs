@@ -401,7 +401,16 @@ pub async fn violations(
         })
         .map_err(ApiError::from);
     usage.finish(&state, &result).await;
-    result.map(no_store)
+    // A plate asked about is a lookup for behaviour scoring: a crawler walks through plates
+    // here, each finding nothing, since only the citizen's own vehicles have fines to show.
+    result.map(|view| {
+        let found = !view.violations.is_empty();
+        let response = no_store(view);
+        match plate {
+            Some(plate) => crate::antibot::lookup(response, plate, found),
+            None => response,
+        }
+    })
 }
 
 /// Pays fines from the signed-in citizen's bank account. Requires an `Idempotency-Key` header

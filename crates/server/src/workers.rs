@@ -2,7 +2,8 @@
 //! payments to the 交管局 until each is acknowledged (woken after every payment, and every few
 //! seconds for retries that came due); the nightly accrual of 闪电贷 lines; follow-ups (自动回访)
 //! after completed services; the cockpit's ingestion of domain events into rollups; the daily
-//! purge of the exchange message log past its retention; on PostgreSQL, listening for consent
+//! purges of the exchange message log and of anti-bot escalation records past their retention;
+//! on PostgreSQL, listening for consent
 //! revocations made by other instances.
 
 use std::sync::Arc;
@@ -20,7 +21,7 @@ const BATCH: i64 = 50;
 
 /// Credit lines accrued per transaction by the nightly job.
 const ACCRUAL_BATCH: i64 = 1_000;
-/// How often the daily jobs (accrual, log purge) check whether a new day has begun (China
+/// How often the daily jobs (accrual, purges) check whether a new day has begun (China
 /// time), or retry a failed run.
 const DAILY_TICK: Duration = Duration::from_secs(60);
 
@@ -134,6 +135,27 @@ pub fn spawn(state: AppState) -> Vec<JoinHandle<()>> {
             }
         }))
     });
+    let escalation_purge = {
+        let days = state.config().guard.behaviour.retention_days;
+        let purging = state.clone();
+        tokio::spawn(daily(state.clone(), move |_| {
+            let state = purging.clone();
+            async move {
+                match crate::antibot::purge(&state, days).await {
+                    Ok(deleted) => {
+                        if deleted > 0 {
+                            tracing::info!(deleted, days, "anti-bot escalations purged");
+                        }
+                        true
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, "anti-bot escalation purge failed");
+                        false
+                    }
+                }
+            }
+        }))
+    };
     let notifier = tokio::spawn(async move {
         let Some(traffic) = state.traffic().cloned() else {
             return;
@@ -156,7 +178,14 @@ pub fn spawn(state: AppState) -> Vec<JoinHandle<()>> {
             }
         }
     });
-    let mut handles = vec![usage, accrual, followups, insight, notifier];
+    let mut handles = vec![
+        usage,
+        accrual,
+        followups,
+        insight,
+        escalation_purge,
+        notifier,
+    ];
     handles.extend(log_purge);
     handles.extend(revocations);
     handles

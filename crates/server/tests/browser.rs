@@ -1779,3 +1779,306 @@ async fn officers_of_two_departments_see_only_their_own_data_live_on_the_cockpit
     }
     client.close().await.unwrap();
 }
+
+/// Keeps the app's test clock moving with the wall clock, from wherever it stands, until
+/// dropped. Behaviour scoring times requests by this clock; standing still, it would make a
+/// person's clicks in the browser look simultaneous, which is what a machine does.
+struct MovingClock(tokio::task::JoinHandle<()>);
+
+impl Drop for MovingClock {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+fn clock_follows_wall_time(app: &common::TestApp) -> MovingClock {
+    use bianmin_core::Clock;
+    let clock = app.clock.clone();
+    let base = clock.now();
+    let started = std::time::Instant::now();
+    MovingClock(tokio::spawn(async move {
+        loop {
+            let elapsed = chrono::TimeDelta::from_std(started.elapsed()).unwrap_or_default();
+            clock.set(base + elapsed);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }))
+}
+
+/// A reqwest client that sends what a browser sends (a browser's `User-Agent`, an
+/// `Accept-Language`), for set-up and checks that should not look like a bot themselves.
+fn browser_like_client() -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::USER_AGENT,
+        reqwest::header::HeaderValue::from_static(
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) \
+             Chrome/126.0.0.0 Safari/537.36",
+        ),
+    );
+    headers.insert(
+        reqwest::header::ACCEPT_LANGUAGE,
+        reqwest::header::HeaderValue::from_static("zh-CN,zh;q=0.9"),
+    );
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .unwrap()
+}
+
+/// Percent-encodes `text` for a query string (every byte but ASCII letters and digits).
+fn query_escape(text: &str) -> String {
+    text.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// The escalations the console lists, fetched as the bank operator.
+async fn escalations(app: &common::TestApp, query: &str) -> serde_json::Value {
+    let client = browser_like_client();
+    let token = app.login("operator-liu").await;
+    let response = client
+        .get(app.url(&format!("/api/v1/console/guard/escalations?{query}")))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    response.json().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_shows_bot_escalations_with_evidence() {
+    let Some(driver) = start_driver().await else {
+        return;
+    };
+    let app = common::spawn_app_with(|c| {
+        c.exchange.govsim = true;
+        c.guard.behaviour.enabled = true;
+    })
+    .await;
+
+    // 张伟 consents to the traffic service from an ordinary browser session …
+    let setup = app.login("citizen-zhang").await;
+    let client = browser_like_client();
+    let asked: serde_json::Value = client
+        .post(app.url("/api/v1/me/consents"))
+        .bearer_auth(&setup)
+        .json(&json!({ "purpose": "SERVICE_TRAFFIC" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let approved = client
+        .post(app.url(&format!(
+            "/api/v1/me/consents/{}/approve",
+            asked["id"].as_str().expect("a pending consent")
+        )))
+        .bearer_auth(&setup)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(approved.status(), 200);
+
+    // … and a script signed in as them walks through neighbouring plates, a request every
+    // 250 ms, as python-requests without Accept-Language. It pays the proof of work each time
+    // it is challenged (the SDK's solver), and is blocked all the same.
+    let crawler = app.login("citizen-zhang").await;
+    let mut blocked = None;
+    let mut answer: Option<String> = None;
+    let mut sent = 0;
+    let mut n = 1;
+    while n <= 40 && sent < 80 {
+        app.clock.advance(chrono::TimeDelta::milliseconds(250));
+        let plate = format!("川A1{n:04}");
+        let mut request = app
+            .client
+            .get(app.url(&format!(
+                "/api/v1/me/traffic/violations?plate={}",
+                query_escape(&plate)
+            )))
+            .bearer_auth(&crawler)
+            .header(reqwest::header::USER_AGENT, "python-requests/2.31");
+        if let Some(answer) = answer.take() {
+            request = request.header(bianmin_sdk::HEADER_CHALLENGE, answer);
+        }
+        let response = request.send().await.unwrap();
+        sent += 1;
+        let status = response.status().as_u16();
+        let body: serde_json::Value = response.json().await.unwrap_or_default();
+        match (status, body["code"].as_str()) {
+            (200, _) => n += 1,
+            (428, Some("guard.challenge" | "guard.challenge_failed")) => {
+                let token = body["challenge"]["token"]
+                    .as_str()
+                    .expect("a challenge token");
+                answer = Some(bianmin_sdk::answer_challenge(token).unwrap());
+            }
+            (403, Some("guard.blocked")) => {
+                blocked = Some(body);
+                break;
+            }
+            _ => panic!("plate {plate}: unexpected {status} {body}"),
+        }
+    }
+    let blocked = blocked.expect("the crawler is blocked within 40 plates");
+    assert!(blocked["detail"].as_str().unwrap().contains("暂停服务"));
+
+    // Escalations are stored in the background: wait until the block is on record.
+    let mut listed = serde_json::Value::Null;
+    for _ in 0..50 {
+        listed = escalations(&app, "level=block").await;
+        if !listed["items"].as_array().unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let record = &listed["items"][0];
+    assert_eq!(record["to"], "block", "{listed}");
+    assert_eq!(record["subject_kind"], "session", "{record}");
+    assert_eq!(record["path"], "/api/v1/me/traffic/violations", "{record}");
+    // A pseudonym, never the session's id or token.
+    let pseudonym = record["subject"].as_str().unwrap();
+    assert!(
+        pseudonym.len() == 12 && pseudonym.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{pseudonym}"
+    );
+
+    // The bank operator opens 防爬虫处置 in the console.
+    let _clock = clock_follows_wall_time(&app);
+    let client = browser(&driver).await;
+    client.set_window_size(1440, 1000).await.unwrap();
+    sign_in(&client, &app, "operator-liu").await;
+    click(&client, "a[data-nav='antibot']").await;
+    let settings = text_of(&client, "[data-testid='antibot-settings']").await;
+    assert!(settings.contains("行为评分：开启"), "{settings}");
+    assert!(settings.contains("请求签名：可选"), "{settings}");
+    let blocks = text_of(&client, "[data-testid='antibot-count-block']").await;
+    assert!(blocks.contains("封禁"), "{blocks}");
+    assert_ne!(
+        text_of(&client, "[data-testid='antibot-count-block'] .stat__value").await,
+        "0"
+    );
+
+    let row = format!(
+        "[data-testid='antibot-row'][data-level='block'][data-id='{}']",
+        record["id"].as_str().unwrap()
+    );
+    let text = text_of(&client, &row).await;
+    assert!(text.contains("封禁"), "{text}");
+    assert!(text.contains("会话"), "{text}");
+    assert!(text.contains(pseudonym), "{text}");
+    assert!(text.contains("/api/v1/me/traffic/violations"), "{text}");
+    let evidence = text_of(
+        &client,
+        &format!("{row} [data-testid='antibot-evidence'][data-signal='enumeration']"),
+    )
+    .await;
+    assert!(evidence.starts_with("号码枚举 +"), "{evidence}");
+    assert!(evidence.contains("枚举"), "{evidence}");
+    // No identifier the crawler tried shows up anywhere on the page.
+    let page = text_of(&client, "[data-view='antibot']").await;
+    assert!(!page.contains("川A1"), "{page}");
+    let png = client.screenshot().await.unwrap();
+    std::fs::write("/tmp/console-antibot.png", &png).unwrap();
+    std::fs::write(screenshot_dir().join("console-antibot.png"), png).unwrap();
+
+    // 封禁 alone: every row listed reached a block.
+    click(
+        &client,
+        "[data-testid='antibot-filter'][data-level='block']",
+    )
+    .await;
+    wait_for(
+        &client,
+        "[data-testid='antibot-filter'][data-level='block'][aria-pressed='true']",
+    )
+    .await;
+    wait_for(&client, "[data-testid='antibot-table']").await;
+    for level in ["slow", "challenge"] {
+        assert!(
+            client
+                .find(Locator::Css(&format!(
+                    "[data-testid='antibot-row'][data-level='{level}']"
+                )))
+                .await
+                .is_err(),
+            "a {level} row under the 封禁 filter"
+        );
+    }
+    wait_for(&client, &row).await;
+    client.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn citizen_pages_work_with_signed_requests() {
+    let Some(driver) = start_driver().await else {
+        return;
+    };
+    let app = common::spawn_app_with(|c| {
+        c.exchange.govsim = true;
+        c.guard.signatures = bianmin_server::config::SignatureMode::Required;
+        c.guard.behaviour.enabled = true;
+    })
+    .await;
+    let _clock = clock_follows_wall_time(&app);
+    let client = browser(&driver).await;
+    client.set_window_size(390, 844).await.unwrap();
+    sign_in(&client, &app, "citizen-zhang").await;
+
+    // 公积金: consent, then the account, fetched with signed requests.
+    click(&client, "[data-service='hpf'][data-status='live']").await;
+    click(&client, "[data-testid='consent-start']").await;
+    click(&client, "[data-testid='consent-approve']").await;
+    wait_for(&client, "[data-testid='hpf-body'][data-state='ready']").await;
+    let balance = text_of(&client, "[data-testid='hpf-balance']").await;
+    assert!(balance.contains('.'), "{balance}");
+    save_screenshot(&client, "citizen-hpf-signed.png").await;
+
+    // 交通罚没: the same.
+    client.goto(&app.url("/citizen/traffic/")).await.unwrap();
+    click(&client, "[data-testid='consent-start']").await;
+    click(&client, "[data-testid='consent-approve']").await;
+    wait_for(&client, "[data-testid='traffic-body'][data-state='ready']").await;
+    let licence = text_of(&client, "[data-testid='licence']").await;
+    assert!(licence.contains("/ 12 分"), "{licence}");
+    wait_for(&client, "[data-testid='violation']").await;
+    save_screenshot(&client, "citizen-traffic-signed.png").await;
+
+    // Headless Chromium may have been challenged (the page answers), never blocked.
+    assert!(
+        client
+            .find(Locator::Css("[data-code='guard.blocked']"))
+            .await
+            .is_err()
+    );
+    let listed = escalations(&app, "level=block").await;
+    assert_eq!(listed["items"], json!([]), "{listed}");
+
+    // The same session without a signature is refused.
+    let cookie = client
+        .get_named_cookie(bianmin_server::auth::SESSION_COOKIE)
+        .await
+        .unwrap();
+    let response = app
+        .client
+        .get(app.url("/api/v1/me/hpf/account"))
+        .header(
+            reqwest::header::COOKIE,
+            format!("{}={}", cookie.name(), cookie.value()),
+        )
+        .send()
+        .await
+        .unwrap();
+    common::assert_problem(response, 401, "signature.required").await;
+    client.close().await.unwrap();
+}

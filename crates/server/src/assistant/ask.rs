@@ -364,7 +364,40 @@ pub async fn ask(
             .assistant()
             .popularity(|popularity| popularity.record(last_entry.as_deref(), entry));
     }
-    Ok(no_store(reply))
+    // The assistant answers only about the signed-in citizen, whatever number a question
+    // names; a run of questions naming one resident id or plate after another is a crawler
+    // trying anyway, and behaviour scoring should see it.
+    let response = no_store(reply);
+    Ok(match identifier_in(&question) {
+        Some(identifier) => crate::antibot::lookup(response, identifier, false),
+        None => response,
+    })
+}
+
+/// The first resident id (18 characters, or an old 15-digit one) or plate number a question
+/// names, as typed (plates in upper case without `·`).
+fn identifier_in(question: &str) -> Option<String> {
+    let characters: Vec<char> = question.chars().collect();
+    let mut index = 0;
+    while index < characters.len() {
+        let start = index;
+        while index < characters.len()
+            && (characters[index].is_ascii_digit()
+                || (index - start == 17 && matches!(characters[index], 'x' | 'X')))
+        {
+            index += 1;
+        }
+        if matches!(index - start, 15 | 18) {
+            return Some(
+                characters[start..index]
+                    .iter()
+                    .collect::<String>()
+                    .to_uppercase(),
+            );
+        }
+        index = index.max(start + 1);
+    }
+    bianmin_assistant::intent::find_plate(&question.replace(['·', ' '], ""))
 }
 
 fn outcome_name(outcome: Outcome) -> &'static str {
@@ -798,4 +831,28 @@ pub(crate) async fn recent_answers(state: &AppState) -> Result<Vec<(Uuid, String
         .fetch_all(pool)
         .await?
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::identifier_in;
+
+    #[test]
+    fn questions_naming_an_id_or_a_plate_are_lookups() {
+        assert_eq!(
+            identifier_in("查一下 51010419900101001x 的公积金余额").as_deref(),
+            Some("51010419900101001X")
+        );
+        assert_eq!(
+            identifier_in("身份证510104900101003还有违章吗").as_deref(),
+            Some("510104900101003")
+        );
+        assert_eq!(
+            identifier_in("川a·12345 有几条违章").as_deref(),
+            Some("川A12345")
+        );
+        // A phone (11 digits), an amount and a year are not identifiers.
+        assert_eq!(identifier_in("13800000001 是我的手机"), None);
+        assert_eq!(identifier_in("2025年公积金能贷多少，月缴 1200 元"), None);
+    }
 }

@@ -2,12 +2,14 @@
 //!
 //! Citizens and enterprises arrive authenticated by the bank app, which signs an identity
 //! assertion with SM2 ([`assertion`]); the demo adds a development identity provider with fixed
-//! personas ([`personas`]). Either way the server opens a session: a row in `sessions` and a token
+//! personas ([`personas`]); citizens can also sign in with a code sent by SMS ([`otp`]), behind
+//! the login guard. Either way the server opens a session: a row in `sessions` and a token
 //! `v1.<session id>.<HMAC-SM3 tag>` in an HttpOnly cookie (or `Authorization: Bearer`). The tag
 //! lets forged tokens be refused without touching the database; the row makes logout and
 //! role changes take effect at once.
 
 pub mod assertion;
+pub mod otp;
 pub mod personas;
 pub mod routes;
 mod session;

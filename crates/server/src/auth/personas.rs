@@ -238,6 +238,11 @@ pub async fn ensure(state: &AppState, persona: &Persona) -> Result<(Uuid, Option
         .fetch_one(pool)
         .await?
     });
+    // Citizens can also sign in with a code texted to their (fictional) number.
+    if let (Role::Citizen, Some(phone)) = (persona.role, persona.phone) {
+        let phone = PhoneNumber::parse(phone).map_err(bianmin_core::Error::from)?;
+        super::otp::bind_phone(state, id, &phone).await?;
+    }
     Ok((id, person_id))
 }
 

@@ -153,7 +153,8 @@ fn require_dev_login(state: &AppState) -> Result<(), ApiError> {
     }
 }
 
-fn signed_in(
+/// The answer to a successful sign-in: the session cookie and the [`LoginResponse`].
+pub(super) fn signed_in(
     state: &AppState,
     principal: &Principal,
     session: OpenedSession,

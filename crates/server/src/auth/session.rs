@@ -16,7 +16,9 @@ use uuid::Uuid;
 
 use super::{Principal, Role, department};
 use crate::app::AppState;
+use crate::config::SignatureMode;
 use crate::http::problem::ApiError;
+use crate::signing::SignedBy;
 
 /// Name of the HttpOnly session cookie.
 pub const SESSION_COOKIE: &str = "bianmin_session";
@@ -236,6 +238,21 @@ impl FromRequestParts<AppState> for Principal {
         }
         let role = Role::parse(&row.role)
             .ok_or_else(|| ApiError::internal(format!("unknown role in database: {}", row.role)))?;
+        // A signed request must come from the signed-in citizen's own device; a citizen's
+        // unsigned request for their own data is refused where signatures are required.
+        match parts.extensions.get::<SignedBy>() {
+            Some(signed) if row.person_id != Some(signed.person_id) => {
+                return Err(crate::signing::unknown_device());
+            }
+            Some(_) => {}
+            None if role == Role::Citizen
+                && state.guard().signatures() == SignatureMode::Required
+                && crate::signing::required_for(parts.uri.path()) =>
+            {
+                return Err(crate::signing::missing());
+            }
+            None => {}
+        }
         Ok(Principal {
             id: row.principal_id,
             session_id,

@@ -24,6 +24,8 @@ pub struct ApiError {
     code: &'static str,
     detail: String,
     retry_after: Option<u64>,
+    /// One extension member of the problem body (RFC 9457 §3.2), e.g. a challenge to answer.
+    extension: Option<(&'static str, serde_json::Value)>,
 }
 
 impl std::fmt::Display for ApiError {
@@ -61,7 +63,23 @@ impl ApiError {
             code,
             detail: detail.into(),
             retry_after: None,
+            extension: None,
         }
+    }
+
+    /// The same error with a `Retry-After` of `seconds`.
+    #[must_use]
+    pub fn with_retry_after(mut self, seconds: u64) -> ApiError {
+        self.retry_after = Some(seconds);
+        self
+    }
+
+    /// The same error with the extension member `name` (a snake_case name that is not one of
+    /// the standard members) set to `value` in its body.
+    #[must_use]
+    pub fn with_extension(mut self, name: &'static str, value: serde_json::Value) -> ApiError {
+        self.extension = Some((name, value));
+        self
     }
 
     /// 400: the request is malformed.
@@ -179,7 +197,16 @@ impl IntoResponse for ApiError {
             code: self.code.to_string(),
             request_id: REQUEST_ID.try_with(Clone::clone).ok(),
         };
-        let mut response = (self.status, Json(body)).into_response();
+        let mut response = match self.extension {
+            None => (self.status, Json(body)).into_response(),
+            Some((name, value)) => {
+                let mut body = serde_json::to_value(&body).unwrap_or_default();
+                if let Some(members) = body.as_object_mut() {
+                    members.insert(name.to_owned(), value);
+                }
+                (self.status, Json(body)).into_response()
+            }
+        };
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
         if let Some(seconds) = self.retry_after {

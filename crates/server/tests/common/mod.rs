@@ -46,6 +46,12 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
         class.per_ip = unhindered;
         class.per_user = unhindered;
     }
+    config.guard.per_device = unhindered;
+    // Tests drive the API with reqwest, not a signing app, and fire requests at machine
+    // speed: signatures that come are checked but none is required, and behaviour scoring is
+    // off. The tests of signing and scoring (tests/antibot.rs) switch them on.
+    config.guard.signatures = bianmin_server::config::SignatureMode::Optional;
+    config.guard.behaviour.enabled = false;
     configure(&mut config);
     let db = TestDb::new().await;
     let clock = TestClock::at(chrono::Utc::now());
