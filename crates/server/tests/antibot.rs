@@ -374,6 +374,43 @@ async fn a_nonce_may_come_back_only_after_its_window() {
     assert_eq!(send_at(0).await.status(), 200);
 }
 
+#[tokio::test]
+async fn with_redis_the_nonces_are_kept_there_for_every_instance() {
+    let Ok(redis_url) = std::env::var("BIANMIN_TEST_REDIS_URL") else {
+        eprintln!("BIANMIN_TEST_REDIS_URL is not set: skipping the Redis nonce store test");
+        return;
+    };
+    let prefix = format!("bianmin-test:{}:", uuid::Uuid::now_v7());
+    let app = spawn_app_with(|c| {
+        signing(c);
+        c.redis_url = Some(bianmin_server::config::Secret::new(redis_url));
+        c.guard.redis_prefix = prefix;
+    })
+    .await;
+    let zhang = app.login("citizen-zhang").await;
+    let device = enrol(&app, &zhang).await;
+    let consents = Call::get("/api/v1/me/consents");
+    let headers = consents.signed_headers(&app, &device);
+    let first = send_with(&app, &zhang, &consents, headers.to_vec()).await;
+    assert_eq!(first.status(), 200);
+    refused(
+        &app,
+        &zhang,
+        &consents,
+        headers.to_vec(),
+        "signature.replayed",
+    )
+    .await;
+    // Remembered in Redis, where another instance would find it, not in this one's database.
+    let kept: i64 = bianmin_store::on_pool!(app.db.store, pool => {
+        sqlx::query_scalar("SELECT COUNT(*) FROM request_nonces")
+            .fetch_one(pool)
+            .await
+            .unwrap()
+    });
+    assert_eq!(kept, 0);
+}
+
 /// Everything a crawler got: requests sent until blocked, and violations of vehicles that are
 /// not the crawler's own.
 struct Crawl {
@@ -556,7 +593,7 @@ async fn a_crawler_that_never_answers_its_challenges_is_blocked_all_the_same() {
 }
 
 #[tokio::test]
-async fn a_wrong_or_reused_challenge_answer_is_refused_with_a_new_challenge() {
+async fn a_wrong_malformed_or_forged_challenge_answer_gets_a_fresh_challenge() {
     let app = spawn_app_with(protected).await;
     let crawler = app.login("citizen-li").await;
     app.grant_signed_traffic(&crawler).await;
