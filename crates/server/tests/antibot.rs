@@ -171,6 +171,14 @@ async fn refused(
     assert_problem(send_with(app, token, call, headers).await, 401, code).await;
 }
 
+/// Sends one signed request twice: served, then refused as a replay.
+async fn served_once(app: &TestApp, token: &str, call: &Call<'_>, device: &DeviceSigner) {
+    let headers = call.signed_headers(app, device);
+    let first = send_with(app, token, call, headers.to_vec()).await;
+    assert_eq!(first.status(), 200);
+    refused(app, token, call, headers.to_vec(), "signature.replayed").await;
+}
+
 #[tokio::test]
 async fn a_signed_request_is_served_and_each_kind_of_bad_signature_refused() {
     let app = spawn_app_with(signing).await;
@@ -190,17 +198,7 @@ async fn a_signed_request_is_served_and_each_kind_of_bad_signature_refused() {
     assert_eq!(app.get_as("/api/v1/me", &zhang).await.status(), 200);
 
     // Replayed: the same headers twice.
-    let headers = consents.signed_headers(&app, &device);
-    let first = send_with(&app, &zhang, &consents, headers.to_vec()).await;
-    assert_eq!(first.status(), 200);
-    refused(
-        &app,
-        &zhang,
-        &consents,
-        headers.to_vec(),
-        "signature.replayed",
-    )
-    .await;
+    served_once(&app, &zhang, &consents, &device).await;
 
     // Stale: signed more than five minutes before or after the server's clock.
     for offset in [-301, 301] {
@@ -390,17 +388,7 @@ async fn with_redis_the_nonces_are_kept_there_for_every_instance() {
     let zhang = app.login("citizen-zhang").await;
     let device = enrol(&app, &zhang).await;
     let consents = Call::get("/api/v1/me/consents");
-    let headers = consents.signed_headers(&app, &device);
-    let first = send_with(&app, &zhang, &consents, headers.to_vec()).await;
-    assert_eq!(first.status(), 200);
-    refused(
-        &app,
-        &zhang,
-        &consents,
-        headers.to_vec(),
-        "signature.replayed",
-    )
-    .await;
+    served_once(&app, &zhang, &consents, &device).await;
     // Remembered in Redis, where another instance would find it, not in this one's database.
     let kept: i64 = bianmin_store::on_pool!(app.db.store, pool => {
         sqlx::query_scalar("SELECT COUNT(*) FROM request_nonces")
