@@ -56,6 +56,7 @@ function fallbackProblem(status, statusText) {
 /** 须签名的路径前缀，与不签名的设备登记接口（设备此时还没有已登记的密钥）。 */
 const SIGNED_PREFIX = '/api/v1/me/';
 const ENROLMENT_PATH = '/api/v1/me/devices';
+const ASSISTANT_PATH = '/api/v1/assistant/ask';
 /** 服务端要求工作量证明（428）时的问题码。 */
 const CHALLENGE_CODES = new Set(['guard.challenge', 'guard.challenge_failed']);
 
@@ -82,10 +83,12 @@ export function currentPrincipal() {
 }
 
 /**
- * 这个同源路径的请求是否须签名：/api/v1/me/ 之下，设备登记接口与事件流（…/events，浏览器用
- * EventSource 打开，无法附加请求头）之外。与 bianmin_sdk::is_signed_path 一致。
+ * 这个同源路径的请求是否须签名：向智能客服提问（会用本人数据回答个人问题），以及 /api/v1/me/ 之下
+ * 设备登记接口与事件流（…/events，浏览器用 EventSource 打开，无法附加请求头）之外的请求。
+ * 与 bianmin_sdk::is_signed_path 一致。
  */
 function isSignedPath(pathname) {
+  if (pathname === ASSISTANT_PATH) return true;
   const enrolment = pathname === ENROLMENT_PATH || pathname.startsWith(`${ENROLMENT_PATH}/`);
   return pathname.startsWith(SIGNED_PREFIX) && !enrolment && !pathname.endsWith('/events');
 }

@@ -87,7 +87,9 @@ pub fn parse_timestamp(value: &str) -> Option<i64> {
 }
 
 /// Whether requests to `path` (the path of the request line, without the query) are signed:
-/// everything under `/api/v1/me/` except the device enrolment endpoints under
+/// questions to the assistant (`/api/v1/assistant/ask`, which answers a citizen's personal
+/// questions from their own data) and everything under `/api/v1/me/` except the device
+/// enrolment endpoints under
 /// `/api/v1/me/devices`, which a device needs before it has an enrolled key, and event streams
 /// (paths ending in `/events`), which browsers open with `EventSource` and cannot add headers
 /// to; a stream only reports the steps of something the citizen started with a signed request.
@@ -95,6 +97,10 @@ pub fn parse_timestamp(value: &str) -> Option<i64> {
 #[must_use]
 pub fn is_signed_path(path: &str) -> bool {
     const SIGNED: &str = "/api/v1/me/";
+    const ASSISTANT: &str = "/api/v1/assistant/ask";
+    if path == ASSISTANT {
+        return true;
+    }
     const ENROLMENT: &str = "/api/v1/me/devices";
     let enrolment = path
         .strip_prefix(ENROLMENT)
@@ -220,5 +226,7 @@ mod tests {
         assert!(!is_signed_path("/api/v1/meta/"));
         assert!(!is_signed_path("/api/v1/me/loan/applications/0197/events"));
         assert!(is_signed_path("/api/v1/me/loan/applications/0197/submit"));
+        assert!(is_signed_path("/api/v1/assistant/ask"));
+        assert!(!is_signed_path("/api/v1/assistant/suggest"));
     }
 }

@@ -45,7 +45,9 @@ pub struct SignedBy {
 
 /// Whether a citizen's request to `path` must be signed when signatures are required: every
 /// request under `/api/v1/me/` except device enrolment and the device list, which a device
-/// needs before it has an enrolled key.
+/// needs before it has an enrolled key, and event streams; and questions to the assistant,
+/// which answers personal ones from the citizen's own data (unsigned, a citizen is answered as
+/// somebody not signed in). `bianmin_sdk::is_signed_path` is the rule.
 pub fn required_for(path: &str) -> bool {
     bianmin_sdk::is_signed_path(path)
 }
@@ -333,7 +335,8 @@ mod tests {
         assert!(!required_for("/api/v1/me/devices"));
         assert!(!required_for("/api/v1/me/devices/{id}/revoke"));
         assert!(!required_for("/api/v1/me"));
-        assert!(!required_for("/api/v1/assistant/ask"));
+        assert!(required_for("/api/v1/assistant/ask"));
+        assert!(!required_for("/api/v1/assistant/suggest"));
         assert!(!required_for("/api/v1/auth/dev-login"));
     }
 

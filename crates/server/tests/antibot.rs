@@ -399,6 +399,34 @@ async fn with_redis_the_nonces_are_kept_there_for_every_instance() {
     assert_eq!(kept, 0);
 }
 
+#[tokio::test]
+async fn the_assistant_answers_from_a_citizens_own_data_only_to_their_signed_device() {
+    let app = spawn_app_with(|c| {
+        signing(c);
+        c.exchange.govsim = true;
+    })
+    .await;
+    let zhang = app.login("citizen-zhang").await;
+    let device = enrol(&app, &zhang).await;
+    grant_signed(&app, &zhang, &device, "SERVICE_HPF_QUERY").await;
+    let question = json!({ "question": "我的公积金余额是多少" });
+    // A stolen session token without the device key: treated as nobody signed in.
+    let unsigned: Value = app
+        .post_as("/api/v1/assistant/ask", &zhang, &question)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(unsigned["personal"]["status"], "need_login", "{unsigned}");
+    let signed: Value = Call::post("/api/v1/assistant/ask", question)
+        .send(&app, &zhang, &device)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(signed["personal"]["status"], "done", "{signed}");
+}
+
 /// Everything a crawler got: requests sent until blocked, and violations of vehicles that are
 /// not the crawler's own.
 struct Crawl {
