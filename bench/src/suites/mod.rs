@@ -8,6 +8,7 @@ use std::time::Duration;
 use crate::figure::Figures;
 use crate::load::LoadPlan;
 
+mod antibot;
 mod assistant;
 mod crypto;
 mod exchange;
@@ -52,6 +53,11 @@ pub const SUITES: &[Suite] = &[
         name: "insight",
         about: "管理驾驶舱 outbox events ingested/s into the rollups against reading them, and each cockpit panel's latency over 12 months and 10,000,000 events against a plain GROUP BY",
         run: |settings, figures| Box::pin(insight::run(settings, figures)),
+    },
+    Suite {
+        name: "antibot",
+        about: "scripted crawlers enumerating plates and resident ids against the demo's protection (requests until blocked, records of others obtained), and the per-request cost of signatures, rate limits and behaviour scoring against an unprotected endpoint",
+        run: |settings, figures| Box::pin(antibot::run(settings, figures)),
     },
 ];
 
