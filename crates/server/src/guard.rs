@@ -6,6 +6,10 @@
 //! applies to it: the client's address always, the signed-in session when the request carries
 //! one. `/healthz`, `/readyz`, `/metrics` and the static front-ends are not limited.
 //! `docs/security.md` ("Rate limits") describes the classes and their defaults.
+//!
+//! [`Guard`] also holds what the other protections share: the behaviour tracker and the
+//! challenge issuer (`crate::antibot`), the signature mode and the Redis nonce store
+//! (`crate::signing`), and the login guard (`crate::auth::otp`).
 
 use std::net::IpAddr;
 use std::sync::Arc;
