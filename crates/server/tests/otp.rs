@@ -390,19 +390,43 @@ async fn codes_are_resent_after_a_minute_and_five_times_an_hour() {
         assert_wrong(verify_from(&app, ZHANG, &first, OWNER_IP, None).await, 4).await;
     }
 
-    // Five codes an hour per number, whoever asks.
+    // Five codes an hour per number from one source.
     for _ in 0..3 {
         app.clock.advance(TimeDelta::seconds(61));
         code_for(&app, ZHANG, OWNER_IP).await;
     }
     app.clock.advance(TimeDelta::seconds(61));
     let wait = assert_retry_after(
-        send_from(&app, ZHANG, "198.51.100.12").await,
+        send_from(&app, ZHANG, OWNER_IP).await,
         "otp.too_many_sends",
         3000..=3600,
     )
     .await;
     assert_eq!(wait, 3600 - 305, "until the first send leaves the hour");
+
+    // Somebody else spending the number's codes from elsewhere locks nobody out: past ten
+    // codes in the hour, whoever asks answers a challenge, the owner included.
+    for n in 0..5 {
+        code_for(&app, ZHANG, &format!("203.0.113.{}", 10 + n)).await;
+        app.clock.advance(TimeDelta::seconds(61));
+    }
+    let problem = assert_problem(
+        send_from(&app, ZHANG, "198.51.100.13").await,
+        428,
+        "guard.challenge",
+    )
+    .await;
+    let token = problem["challenge"]["token"].as_str().unwrap();
+    let counter = solve(&Challenge::parse(token).unwrap());
+    let answered = app
+        .client
+        .post(app.url("/api/v1/auth/otp/send"))
+        .header("x-forwarded-for", "198.51.100.13")
+        .json(&json!({ "phone": ZHANG, "challenge": format!("{token}:{counter}") }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answered.status(), 202);
 }
 
 #[tokio::test]

@@ -7,7 +7,8 @@
 //! | guessing one account from many sources | failures from 3 or more sources, or 10 or more failures, within an hour | the account is **not** locked (that would let anyone lock a victim out at will): every attempt on it must answer a challenge, which the owner does once and a botnet pays on every try |
 //! | credential stuffing | one source failing against 5 or more distinct accounts within 10 minutes, with at least 80% of its attempts failing | the source is blocked for an hour ([`SourceBlock`] says why); a device known to the account it tries gets a challenge instead, since citizens share addresses behind carrier-grade NAT |
 //! | OTP guessing | 5 wrong entries of one OTP | the OTP is dead; a new one must be requested |
-//! | SMS pumping | 5 OTP sends per account and 20 per source within an hour | further requests are refused until the oldest send leaves the hour |
+//! | SMS pumping | 5 OTP sends per (account, source) pair and 20 per source within an hour | further requests from that pair or source are refused until the oldest send leaves the hour |
+//! | denying an account its OTPs from many sources | 10 OTP sends per account within an hour, whatever their sources | the account is **not** locked: every further send must answer a challenge, so its owner can always get a code |
 //!
 //! A source is what the server trusts most about where an attempt comes from: the device id
 //! when the request is signed by an enrolled device key, otherwise the address. Accounts and
@@ -113,8 +114,11 @@ pub struct LoginConfig {
     pub otp_lifetime: Duration,
     /// Window of the OTP send limits (default 1 hour).
     pub otp_send_window: Duration,
-    /// OTP sends per account within the window (default 5).
+    /// OTP sends per (account, source) pair within the window (default 5).
     pub otp_sends_per_account: usize,
+    /// OTP sends per account within the window, over all sources, after which every further
+    /// send must answer a challenge (default 10).
+    pub otp_sends_before_challenge: usize,
     /// OTP sends per source within the window (default 20).
     pub otp_sends_per_source: usize,
     /// Most accounts, pairs and sources tracked, each (default 100,000).
@@ -139,6 +143,7 @@ impl Default for LoginConfig {
             otp_lifetime: Duration::from_secs(5 * 60),
             otp_send_window: Duration::from_secs(3600),
             otp_sends_per_account: 5,
+            otp_sends_before_challenge: 10,
             otp_sends_per_source: 20,
             max_tracked: 100_000,
         }
@@ -166,6 +171,7 @@ impl Settings {
             config.account_challenge_failures,
             config.stuffing_accounts,
             config.otp_sends_per_account,
+            config.otp_sends_before_challenge,
             config.otp_sends_per_source,
             config.max_tracked,
         ];
@@ -349,9 +355,21 @@ impl LoginGuard {
     }
 
     /// Asks to send `account` a new OTP from `source`. On `Allow`, send it: it replaces any
-    /// earlier OTP, which is dead from now on. `Locked` when the account or source has had
-    /// its sends for the window, or the source is blocked for stuffing.
-    pub fn request_otp(&self, account: &str, source: &str) -> LoginVerdict {
+    /// earlier OTP, which is dead from now on. `Locked` when the (account, source) pair or the
+    /// source has had its sends for the window, or the source is blocked for stuffing;
+    /// `Challenge` when the account has had [`LoginConfig::otp_sends_before_challenge`] sends
+    /// from all sources and `challenge_answered` is false (ask again with `true` once the
+    /// caller answered one). Nothing is counted unless the verdict is `Allow`.
+    ///
+    /// Nobody can deny an account its OTPs: an attacker's sends spend only their own pair's
+    /// and source's allowance, and past the account's overall count the owner pays a proof of
+    /// work rather than waiting.
+    pub fn request_otp(
+        &self,
+        account: &str,
+        source: &str,
+        challenge_answered: bool,
+    ) -> LoginVerdict {
         let now = self.clock.now();
         let settings = &self.settings;
         let (account, source) = (self.account_id(account), self.source_id(source));
@@ -369,13 +387,19 @@ impl LoginGuard {
         ) {
             return locked_until(oldest + settings.otp_send_window, now);
         }
+        let pair_state = touch(&mut state.pairs, (account, source));
+        forget_before(&mut pair_state.otp_sends, window_start, |at| *at);
+        if let Some(oldest) =
+            full_window(&pair_state.otp_sends, settings.config.otp_sends_per_account)
+        {
+            return locked_until(oldest + settings.otp_send_window, now);
+        }
         let account_state = touch(&mut state.accounts, account);
         forget_before(&mut account_state.otp_sends, window_start, |at| *at);
-        if let Some(oldest) = full_window(
-            &account_state.otp_sends,
-            settings.config.otp_sends_per_account,
-        ) {
-            return locked_until(oldest + settings.otp_send_window, now);
+        if !challenge_answered
+            && account_state.otp_sends.len() >= settings.config.otp_sends_before_challenge
+        {
+            return LoginVerdict::Challenge;
         }
         account_state.otp_sends.push_back(now);
         account_state.otp = Some(LiveOtp {
@@ -383,6 +407,9 @@ impl LoginGuard {
             attempts_left: settings.config.otp_attempts,
         });
         touch(&mut state.sources, source).otp_sends.push_back(now);
+        touch(&mut state.pairs, (account, source))
+            .otp_sends
+            .push_back(now);
         LoginVerdict::Allow
     }
 
@@ -470,6 +497,7 @@ fn full_window(sends: &VecDeque<DateTime<Utc>>, limit: usize) -> Option<DateTime
 #[derive(Default)]
 struct PairState {
     failures: VecDeque<DateTime<Utc>>,
+    otp_sends: VecDeque<DateTime<Utc>>,
     /// The end of the current or last lock.
     locked_until: Option<DateTime<Utc>>,
     locks_in_a_row: u32,

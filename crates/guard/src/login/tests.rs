@@ -214,7 +214,10 @@ fn a_source_failing_against_many_accounts_is_blocked_with_evidence() {
         LoginVerdict::Challenge,
         "a citizen behind the same NAT address, on their own enrolled device"
     );
-    assert_eq!(guard.request_otp("13999999999", stuffer), locked_for(3600));
+    assert_eq!(
+        guard.request_otp("13999999999", stuffer, false),
+        locked_for(3600)
+    );
     assert_eq!(
         guard.before_attempt("13999999999", "203.0.113.67", false),
         LoginVerdict::Allow
@@ -253,7 +256,10 @@ fn an_otp_takes_five_entries_then_is_dead() {
         OtpAttempt::Dead,
         "none sent"
     );
-    assert_eq!(guard.request_otp(ACCOUNT, PHONE), LoginVerdict::Allow);
+    assert_eq!(
+        guard.request_otp(ACCOUNT, PHONE, false),
+        LoginVerdict::Allow
+    );
     for left in (0..5).rev() {
         assert_eq!(
             guard.begin_otp_attempt(ACCOUNT),
@@ -264,7 +270,10 @@ fn an_otp_takes_five_entries_then_is_dead() {
     }
     assert_eq!(guard.begin_otp_attempt(ACCOUNT), OtpAttempt::Dead);
 
-    assert_eq!(guard.request_otp(ACCOUNT, PHONE), LoginVerdict::Allow);
+    assert_eq!(
+        guard.request_otp(ACCOUNT, PHONE, false),
+        LoginVerdict::Allow
+    );
     assert_eq!(
         guard.begin_otp_attempt(ACCOUNT),
         OtpAttempt::Compare { attempts_left: 4 },
@@ -277,7 +286,10 @@ fn an_otp_takes_five_entries_then_is_dead() {
         "used once"
     );
 
-    assert_eq!(guard.request_otp(ACCOUNT, PHONE), LoginVerdict::Allow);
+    assert_eq!(
+        guard.request_otp(ACCOUNT, PHONE, false),
+        LoginVerdict::Allow
+    );
     clock.advance(TimeDelta::minutes(5));
     assert_eq!(
         guard.begin_otp_attempt(ACCOUNT),
@@ -287,26 +299,62 @@ fn an_otp_takes_five_entries_then_is_dead() {
 }
 
 #[test]
-fn otp_sends_are_limited_per_account_and_per_source() {
+fn otp_sends_are_limited_per_pair_and_per_source_and_then_need_a_challenge() {
     let (guard, clock) = guard();
     for _ in 0..5 {
-        assert_eq!(guard.request_otp(ACCOUNT, PHONE), LoginVerdict::Allow);
+        assert_eq!(
+            guard.request_otp(ACCOUNT, PHONE, false),
+            LoginVerdict::Allow
+        );
         clock.advance(TimeDelta::minutes(10));
     }
-    // The first send was 50 minutes ago: the next is possible in 10 minutes.
-    assert_eq!(guard.request_otp(ACCOUNT, "203.0.113.7"), locked_for(600));
-    clock.advance(TimeDelta::minutes(10));
-    assert_eq!(guard.request_otp(ACCOUNT, PHONE), LoginVerdict::Allow);
+    // The first send was 50 minutes ago: this pair may send again in 10 minutes…
+    assert_eq!(guard.request_otp(ACCOUNT, PHONE, false), locked_for(600));
+    // …but another source is not held back by it: an attacker spending a number's sends
+    // does not spend its owner's.
+    let attacker = "203.0.113.7";
+    for _ in 0..5 {
+        assert_eq!(
+            guard.request_otp(ACCOUNT, attacker, false),
+            LoginVerdict::Allow
+        );
+    }
+    // Ten sends to the account within the hour, from any sources: a challenge for everyone,
+    // never a lock; nothing is counted until it is answered.
+    let owner_elsewhere = "198.51.100.99";
+    assert_eq!(
+        guard.request_otp(ACCOUNT, owner_elsewhere, false),
+        LoginVerdict::Challenge
+    );
+    assert_eq!(
+        guard.request_otp(ACCOUNT, owner_elsewhere, false),
+        LoginVerdict::Challenge
+    );
+    assert_eq!(
+        guard.request_otp(ACCOUNT, owner_elsewhere, true),
+        LoginVerdict::Allow
+    );
+    assert_eq!(
+        guard.begin_otp_attempt(ACCOUNT),
+        OtpAttempt::Compare { attempts_left: 4 },
+        "the answered send's OTP is live"
+    );
 
     let pump = "198.51.100.23";
     for account in 0..20 {
         assert_eq!(
-            guard.request_otp(&format!("1370000{account:04}"), pump),
+            guard.request_otp(&format!("1370000{account:04}"), pump, false),
             LoginVerdict::Allow
         );
     }
-    assert_eq!(guard.request_otp("13799999999", pump), locked_for(3600));
-    assert_eq!(guard.request_otp("13799999999", PHONE), LoginVerdict::Allow);
+    assert_eq!(
+        guard.request_otp("13799999999", pump, false),
+        locked_for(3600)
+    );
+    assert_eq!(
+        guard.request_otp("13799999999", PHONE, false),
+        LoginVerdict::Allow
+    );
 }
 
 #[test]

@@ -65,6 +65,10 @@ pub struct OtpSendRequest {
     /// Mainland mobile number: 11 digits starting with 13–19 (`+86`, spaces and dashes
     /// between digits are accepted).
     pub phone: String,
+    /// The answer to the challenge of an earlier 428 `guard.challenge`: `<token>:<counter>`
+    /// (the `x-bm-challenge` header is read when this is absent).
+    #[serde(default)]
+    pub challenge: Option<String>,
 }
 
 /// The answer to a send, the same whether or not the number belongs to a citizen.
@@ -102,11 +106,13 @@ pub struct OtpVerifyRequest {
 ///
 /// The answer is the same for every valid number; only a registered citizen's number is
 /// texted. Refused with 429 when the number had a code less than 60 seconds ago, or when the
-/// number or the caller has had its sends for the hour.
+/// caller has had its sends (to this number, or in all) for the hour; answered with 428 when
+/// the number has had 10 codes this hour, until a proof of work comes with the request.
 #[utoipa::path(post, path = "/api/v1/auth/otp/send", tag = "auth", request_body = OtpSendRequest,
     responses(
         (status = 202, body = OtpSent),
         (status = 422, body = Problem, description = "`otp.invalid_phone`"),
+        (status = 428, body = Problem, description = "`guard.challenge` or `guard.challenge_failed`, with the extension member `challenge` to answer in `challenge`"),
         (status = 429, body = Problem, description = "`otp.resend_too_soon` or `otp.too_many_sends`, with `Retry-After`"),
     ))]
 pub async fn send(
@@ -127,10 +133,23 @@ pub async fn send(
         return Err(resend_too_soon(wait));
     }
     let source = source_of(&state, &parts);
-    match state.guard().logins().request_otp(phone.as_str(), &source) {
-        LoginVerdict::Locked { retry_after } => return Err(too_many_sends(retry_after)),
-        // A request for a code is only ever allowed or locked.
-        LoginVerdict::Allow | LoginVerdict::Challenge => {}
+    let logins = state.guard().logins();
+    let mut verdict = logins.request_otp(phone.as_str(), &source, false);
+    if verdict == LoginVerdict::Challenge {
+        // The number has had many codes this hour, from wherever: whoever asks for another
+        // shows a proof of work first, rather than anybody being locked out.
+        let answer = challenge_answer(request.challenge.as_deref(), &parts);
+        answer_challenge(
+            &state,
+            phone.as_str(),
+            answer,
+            "该号码近期获取验证码次数较多，请先完成安全校验。",
+        )
+        .await?;
+        verdict = logins.request_otp(phone.as_str(), &source, true);
+    }
+    if let LoginVerdict::Locked { retry_after } = verdict {
+        return Err(too_many_sends(retry_after));
     }
 
     let recipient = registered_citizen(&state, &index).await?;
@@ -239,13 +258,14 @@ pub async fn verify(
     match logins.before_attempt(account, &source, known_device) {
         LoginVerdict::Allow => {}
         LoginVerdict::Challenge => {
-            let answer = request.challenge.as_deref().or_else(|| {
-                parts
-                    .headers
-                    .get(HEADER_CHALLENGE)
-                    .and_then(|value| value.to_str().ok())
-            });
-            answer_challenge(&state, account, answer).await?;
+            let answer = challenge_answer(request.challenge.as_deref(), &parts);
+            answer_challenge(
+                &state,
+                account,
+                answer,
+                "该账号近期多次登录失败，请先完成安全校验后再登录。",
+            )
+            .await?;
         }
         LoginVerdict::Locked { retry_after } => {
             count_verification("locked");
@@ -560,13 +580,24 @@ fn resend_wait(sent_at: DateTime<Utc>, now: DateTime<Utc>) -> Option<TimeDelta> 
     (wait > TimeDelta::zero()).then_some(wait)
 }
 
+/// The challenge answer a request carries: the body's `challenge`, else `x-bm-challenge`.
+fn challenge_answer<'a>(body: Option<&'a str>, parts: &'a Parts) -> Option<&'a str> {
+    body.or_else(|| {
+        parts
+            .headers
+            .get(HEADER_CHALLENGE)
+            .and_then(|value| value.to_str().ok())
+    })
+}
+
 /// Passes when `answer` (`<token>:<counter>`) solves a challenge issued to this account;
-/// otherwise 428 `guard.challenge` (no answer) or `guard.challenge_failed`, with a new
-/// challenge to solve.
+/// otherwise 428 `guard.challenge` (no answer, with `why` as the detail) or
+/// `guard.challenge_failed`, with a new challenge to solve.
 async fn answer_challenge(
     state: &AppState,
     account: &str,
     answer: Option<&str>,
+    why: &str,
 ) -> Result<(), ApiError> {
     let subject = format!("login:{account}");
     let challenges = state.guard().challenges();
@@ -575,7 +606,7 @@ async fn answer_challenge(
         return Err(challenge(
             challenges.issue(&subject),
             "guard.challenge",
-            "该账号近期多次登录失败，请先完成安全校验后再登录。",
+            why,
         ));
     };
     let parsed = answer
