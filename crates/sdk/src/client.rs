@@ -6,11 +6,12 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use bianmin_core::{SharedClock, SystemClock};
 use bianmin_crypto::Sm2SigningKey;
-use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, RETRY_AFTER, USER_AGENT};
+use reqwest::header::{ACCEPT, CONTENT_TYPE, DATE, HeaderMap, RETRY_AFTER, USER_AGENT};
 use reqwest::{Method, Response, StatusCode, Url};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -85,6 +86,9 @@ pub struct Client {
     user_agent: String,
     client_tag: Option<String>,
     clock: SharedClock,
+    /// Seconds to add to `clock` when signing: the server's time minus this device's, learnt
+    /// from the `Date` of a `signature.stale` refusal.
+    clock_offset: AtomicI64,
     solve_challenges: bool,
 }
 
@@ -109,6 +113,7 @@ impl Client {
             user_agent: DEFAULT_USER_AGENT.to_owned(),
             client_tag: Some(DEFAULT_CLIENT_TAG.to_owned()),
             clock: Arc::new(SystemClock),
+            clock_offset: AtomicI64::new(0),
             solve_challenges: true,
         })
     }
@@ -236,6 +241,7 @@ impl Client {
             .map_err(|error| SdkError::InvalidUrl(error.to_string()))?;
         let body = body.map(serde_json::to_vec).transpose()?;
         let mut answer: Option<String> = None;
+        let mut resynced = false;
         loop {
             let response = self
                 .send_once(
@@ -252,6 +258,20 @@ impl Client {
                     && response.headers().contains_key(RETRY_AFTER));
             if refusal {
                 return Err(refused(response).await);
+            }
+            if status == StatusCode::UNAUTHORIZED && !resynced {
+                // A device whose clock is off by more than five minutes: set it by the
+                // server's `Date` and sign once more, as the H5 pages do.
+                let (response, server_time) = stale_refusal(response).await?;
+                match server_time {
+                    Some(server_time) => {
+                        let offset = server_time.timestamp() - self.clock.now().timestamp();
+                        self.clock_offset.store(offset, Ordering::Relaxed);
+                        resynced = true;
+                        continue;
+                    }
+                    None => return Ok(response),
+                }
             }
             if status != StatusCode::PRECONDITION_REQUIRED {
                 return Ok(response);
@@ -315,7 +335,7 @@ impl Client {
                 url.path(),
                 url.query(),
                 body.unwrap_or_default(),
-                self.clock.now().timestamp(),
+                self.clock.now().timestamp() + self.clock_offset.load(Ordering::Relaxed),
                 &new_nonce(),
             );
             for (name, value) in signed.pairs() {
@@ -342,6 +362,33 @@ impl fmt::Debug for Client {
             .field("solve_challenges", &self.solve_challenges)
             .finish_non_exhaustive()
     }
+}
+
+/// For a 401 `signature.stale` with a `Date` header, the server's time; `response` itself
+/// (read and rebuilt) for any other answer.
+async fn stale_refusal(
+    response: Response,
+) -> Result<(Response, Option<chrono::DateTime<chrono::FixedOffset>>), SdkError> {
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = response.bytes().await?;
+    let stale = serde_json::from_slice::<Problem>(&bytes)
+        .is_ok_and(|problem| problem.code == "signature.stale");
+    let server_time = headers
+        .get(DATE)
+        .and_then(|date| date.to_str().ok())
+        .and_then(|date| chrono::DateTime::parse_from_rfc2822(date).ok())
+        .filter(|_| stale);
+    let mut rebuilt = reqwest::Response::from(read_response(status, bytes.to_vec()));
+    *rebuilt.headers_mut() = headers;
+    Ok((rebuilt, server_time))
+}
+
+/// An `http::Response` with `status` and `body`, to hand back a response whose body was read.
+fn read_response(status: StatusCode, body: Vec<u8>) -> http::Response<Vec<u8>> {
+    let mut response = http::Response::new(body);
+    *response.status_mut() = status;
+    response
 }
 
 /// The refusal in `response`; an answer that is not problem+json gives an empty code and

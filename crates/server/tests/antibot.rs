@@ -427,6 +427,20 @@ async fn the_assistant_answers_from_a_citizens_own_data_only_to_their_signed_dev
     assert_eq!(signed["personal"]["status"], "done", "{signed}");
 }
 
+#[tokio::test]
+async fn the_app_sets_a_wrong_clock_by_the_servers_date_and_is_served() {
+    let app = spawn_app_with(signing).await;
+    let zhang = app.login("citizen-zhang").await;
+    let ten_minutes_slow = bianmin_core::TestClock::at(app.clock.now() - TimeDelta::minutes(10));
+    let mut phone = bianmin_sdk::Client::new(&app.base, zhang)
+        .unwrap()
+        .with_clock(std::sync::Arc::new(ten_minutes_slow));
+    phone.enrol("慢十分钟的手机").await.unwrap();
+    // Its first signature is stale; the refusal's `Date` sets its clock and the retry passes.
+    let response = phone.get("/api/v1/me/consents").await.unwrap();
+    assert_eq!(response.status(), 200);
+}
+
 /// Everything a crawler got: requests sent until blocked, and violations of vehicles that are
 /// not the crawler's own.
 struct Crawl {
