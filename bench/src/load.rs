@@ -69,6 +69,23 @@ pub struct LoadReport {
 }
 
 impl LoadReport {
+    /// A report of nothing yet, to add connections' tallies to.
+    pub fn empty() -> anyhow::Result<LoadReport> {
+        Ok(LoadReport {
+            ok: 0,
+            errors: 0,
+            elapsed: Duration::ZERO,
+            latencies: new_histogram()?,
+        })
+    }
+
+    /// Adds a connection's latencies (a histogram made by [`new_histogram`]).
+    pub fn add_latencies(&mut self, latencies: &Histogram<u64>) -> anyhow::Result<()> {
+        self.latencies
+            .add(latencies)
+            .context("latency histograms have the same bounds")
+    }
+
     /// Successful requests per second over the measured window.
     pub fn requests_per_second(&self) -> f64 {
         let seconds = self.elapsed.as_secs_f64();
@@ -97,21 +114,13 @@ pub async fn run(target: &Target, plan: &LoadPlan) -> anyhow::Result<LoadReport>
     let workers: Vec<_> = (0..plan.connections.max(1))
         .map(|_| tokio::spawn(load_one_connection(target.clone(), window)))
         .collect();
-    let mut report = LoadReport {
-        ok: 0,
-        errors: 0,
-        elapsed: Duration::ZERO,
-        latencies: new_histogram()?,
-    };
+    let mut report = LoadReport::empty()?;
     let mut last_answer = window.measure_from;
     for worker in workers {
         let tally = worker.await.context("a load generator task panicked")??;
         report.ok += tally.ok;
         report.errors += tally.errors;
-        report
-            .latencies
-            .add(&tally.latencies)
-            .context("latency histograms have the same bounds")?;
+        report.add_latencies(&tally.latencies)?;
         last_answer = last_answer.max(tally.last_answer);
     }
     report.elapsed = last_answer.saturating_duration_since(window.measure_from);
@@ -188,7 +197,8 @@ async fn load_one_connection(target: Target, window: Window) -> anyhow::Result<T
     Ok(tally)
 }
 
-fn new_histogram() -> anyhow::Result<Histogram<u64>> {
+/// A latency histogram in nanoseconds, up to a minute, three significant digits.
+pub fn new_histogram() -> anyhow::Result<Histogram<u64>> {
     let highest = u64::try_from(LONGEST_RECORDED.as_nanos())?;
     Ok(Histogram::new_with_bounds(1, highest, 3)?)
 }

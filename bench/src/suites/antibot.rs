@@ -53,7 +53,7 @@ use tokio::task::JoinSet;
 use super::Settings;
 use crate::client::Connection;
 use crate::figure::Figures;
-use crate::load::LoadPlan;
+use crate::load::{LoadPlan, LoadReport, new_histogram};
 use crate::scratch::ScratchDatabase;
 use crate::servers::AppServer;
 
@@ -95,8 +95,6 @@ const REDIS_VARIABLE: &str = "BIANMIN_TEST_REDIS_URL";
 const VERIFICATIONS: u32 = 2_000;
 /// The kernel's clock ticks per second in `/proc` (`USER_HZ`, 100 on Linux).
 const USER_HZ: f64 = 100.0;
-/// Recorded latencies are clamped to this.
-const LONGEST_RECORDED: Duration = Duration::from_secs(60);
 
 /// Runs the suite.
 pub async fn run(settings: &Settings, figures: &mut Figures) -> anyhow::Result<()> {
@@ -908,12 +906,9 @@ fn signatures_for(measured: &Measured, plan: &LoadPlan) -> usize {
     expected + 4 * plan.connections
 }
 
-/// What one load measured.
+/// What one load measured: the load's report, and what only this suite looks at.
 struct Measured {
-    ok: u64,
-    errors: u64,
-    elapsed: Duration,
-    latencies: Histogram<u64>,
+    report: LoadReport,
     /// Process CPU time over the measured window.
     cpu: Duration,
     /// Escalations behaviour scoring raised against the load's client, when it was on.
@@ -926,22 +921,13 @@ struct Measured {
 
 impl Measured {
     fn requests_per_second(&self) -> f64 {
-        let seconds = self.elapsed.as_secs_f64();
-        if seconds > 0.0 {
-            self.ok as f64 / seconds
-        } else {
-            0.0
-        }
-    }
-
-    fn latency_ms(&self, quantile: f64) -> Option<f64> {
-        (!self.latencies.is_empty())
-            .then(|| self.latencies.value_at_quantile(quantile) as f64 / 1e6)
+        self.report.requests_per_second()
     }
 
     /// CPU microseconds of the whole process (server, load generator, SQLite) per answer.
     fn cpu_us_per_request(&self) -> Option<f64> {
-        (self.ok > 0).then(|| self.cpu.as_secs_f64() * 1e6 / self.ok as f64)
+        let ok = self.report.ok;
+        (ok > 0).then(|| self.cpu.as_secs_f64() * 1e6 / ok as f64)
     }
 }
 
@@ -1130,10 +1116,7 @@ async fn load(target: &Arc<SignedTarget>, plan: &LoadPlan) -> anyhow::Result<Mea
     tokio::time::sleep_until(tokio::time::Instant::from_std(measure_from)).await;
     let cpu_from = process_cpu()?;
     let mut measured = Measured {
-        ok: 0,
-        errors: 0,
-        elapsed: Duration::ZERO,
-        latencies: new_histogram()?,
+        report: LoadReport::empty()?,
         cpu: Duration::ZERO,
         escalations: None,
         exhausted: false,
@@ -1142,14 +1125,14 @@ async fn load(target: &Arc<SignedTarget>, plan: &LoadPlan) -> anyhow::Result<Mea
     let mut last_answer = measure_from;
     for worker in workers {
         let tally = worker.await.context("a load task panicked")??;
-        measured.ok += tally.ok;
-        measured.errors += tally.errors;
-        measured.latencies.add(&tally.latencies)?;
+        measured.report.ok += tally.ok;
+        measured.report.errors += tally.errors;
+        measured.report.add_latencies(&tally.latencies)?;
         measured.first_error = measured.first_error.or(tally.first_error);
         last_answer = last_answer.max(tally.last_answer);
     }
     measured.cpu = process_cpu()?.saturating_sub(cpu_from);
-    measured.elapsed = last_answer.saturating_duration_since(measure_from);
+    measured.report.elapsed = last_answer.saturating_duration_since(measure_from);
     measured.exhausted = target.exhausted.load(Ordering::Relaxed);
     Ok(measured)
 }
@@ -1241,11 +1224,6 @@ async fn one_connection(
     Ok(tally)
 }
 
-fn new_histogram() -> anyhow::Result<Histogram<u64>> {
-    let highest = u64::try_from(LONGEST_RECORDED.as_nanos())?;
-    Ok(Histogram::new_with_bounds(1, highest, 3)?)
-}
-
 /// User plus system CPU time of this process so far, from `/proc/self/stat`.
 fn process_cpu() -> anyhow::Result<Duration> {
     let stat = std::fs::read_to_string("/proc/self/stat").context("cannot read /proc/self/stat")?;
@@ -1290,40 +1268,20 @@ async fn escalations(app: &AppServer) -> anyhow::Result<u64> {
         .sum())
 }
 
-/// Records the baseline's figures.
+/// Records `{label}.rps`, `.p50_ms`, `.p99_ms` and `.errors` as the `http` suite does, and
+/// `{label}.cpu_us`, each against `baseline`'s where given.
 fn record(figures: &mut Figures, label: &str, measured: &Measured, baseline: Option<&Measured>) {
-    let rps = measured.requests_per_second();
-    match baseline {
-        Some(base) => figures.record_against(
-            format!("{label}.rps"),
-            rps,
-            "req/s",
-            base.requests_per_second(),
-        ),
-        None => figures.record(format!("{label}.rps"), rps, "req/s"),
-    }
-    for (name, quantile) in [("p50_ms", 0.50), ("p99_ms", 0.99)] {
-        let Some(latency) = measured.latency_ms(quantile) else {
-            continue;
-        };
-        let name = format!("{label}.{name}");
-        match baseline.and_then(|base| base.latency_ms(quantile)) {
-            Some(base) => figures.record_against(name, latency, "ms", base),
-            None => figures.record(name, latency, "ms"),
-        }
-    }
+    super::http::record(
+        figures,
+        label,
+        &measured.report,
+        baseline.map(|base| &base.report),
+    );
     if let Some(cpu) = measured.cpu_us_per_request() {
         match baseline.and_then(Measured::cpu_us_per_request) {
             Some(base) => figures.record_against(format!("{label}.cpu_us"), cpu, "us", base),
             None => figures.record(format!("{label}.cpu_us"), cpu, "us"),
         }
-    }
-    if measured.errors > 0 {
-        figures.record(
-            format!("{label}.errors"),
-            measured.errors as f64,
-            "requests",
-        );
     }
 }
 

@@ -513,9 +513,7 @@ fn urlencoding(text: &str) -> String {
 #[tokio::test]
 async fn a_crawler_enumerating_plates_is_blocked_within_50_requests_with_nothing_of_others() {
     let app = spawn_app_with(protected).await;
-    let crawler = app.login("citizen-li").await;
-    app.grant_signed_traffic(&crawler).await;
-    let device = enrol(&app, &crawler).await;
+    let (crawler, device) = crawler(&app).await;
     let crawl = crawl_plates(&app, &crawler, &device, 200).await;
     let blocked_at = crawl.blocked_at.expect("the crawler is blocked");
     assert!(blocked_at <= 50, "blocked only after {blocked_at} requests");
@@ -591,9 +589,7 @@ async fn a_crawler_enumerating_plates_is_blocked_within_50_requests_with_nothing
 #[tokio::test]
 async fn a_crawler_that_never_answers_its_challenges_is_blocked_all_the_same() {
     let app = spawn_app_with(protected).await;
-    let crawler = app.login("citizen-li").await;
-    app.grant_signed_traffic(&crawler).await;
-    let device = enrol(&app, &crawler).await;
+    let (crawler, device) = crawler(&app).await;
     let mut challenged = 0;
     let mut blocked_at = None;
     for n in 1..=50 {
@@ -625,9 +621,7 @@ async fn a_crawler_that_never_answers_its_challenges_is_blocked_all_the_same() {
 #[tokio::test]
 async fn a_wrong_malformed_or_forged_challenge_answer_gets_a_fresh_challenge() {
     let app = spawn_app_with(protected).await;
-    let crawler = app.login("citizen-li").await;
-    app.grant_signed_traffic(&crawler).await;
-    let device = enrol(&app, &crawler).await;
+    let (crawler, device) = crawler(&app).await;
     // Crawl until the first challenge, without answering it.
     let mut token = None;
     for n in 0..50 {
@@ -788,10 +782,12 @@ async fn grant_signed(app: &TestApp, token: &str, device: &DeviceSigner, purpose
     assert_eq!(approved.status(), 200);
 }
 
-impl TestApp {
-    /// Consents to the traffic service with a device of its own.
-    async fn grant_signed_traffic(&self, token: &str) {
-        let device = enrol(self, token).await;
-        grant_signed(self, token, &device, "SERVICE_TRAFFIC").await;
-    }
+/// A crawler signed in as 李娜, who consented to the traffic service (from another device of
+/// hers), with a device key of its own: its session token and signer.
+async fn crawler(app: &TestApp) -> (String, DeviceSigner) {
+    let token = app.login("citizen-li").await;
+    let consenting = enrol(app, &token).await;
+    grant_signed(app, &token, &consenting, "SERVICE_TRAFFIC").await;
+    let device = enrol(app, &token).await;
+    (token, device)
 }
