@@ -1,21 +1,69 @@
-//! A集团, the core enterprise of the supply-chain finance scenario, and its ~850
-//! distributors across China.
+//! A集团, the core enterprise of the supply-chain finance scenario, and its distributors
+//! across China (850 by default).
+//!
+//! A集团's books close month by month with the simulator's clock: [`closed_month`] is the
+//! last closed month, at least [`LAST_CLOSED_MONTH`] (2026-10). Every distributor's figures
+//! are generated from [`BOOKS_ORIGIN`] (2024-11) onwards from its own stream, so a month's
+//! figures never change when later months close.
 
 use std::collections::HashMap;
 
+use chrono::{DateTime, Datelike, NaiveDate, TimeDelta, Utc};
 use rand::Rng;
 use rand_distr::StandardNormal;
 use serde::{Deserialize, Serialize};
 
 use bianmin_core::Money;
+use bianmin_core::clock::CHINA_STANDARD_TIME;
 
-use crate::calendar::{HISTORY_MONTHS, LAST_CLOSED_MONTH, YearMonth};
+use crate::calendar::{HISTORY_MONTHS, LAST_CLOSED_MONTH, REFERENCE_DATE, YearMonth};
 use crate::population::{logistic, pick_weighted, yuan};
 use crate::seeding::{Permutation, Stream, mix, stream_rng};
 use crate::uscc::Uscc;
 
-/// Number of distributors.
+/// Number of distributors by default.
 pub const DISTRIBUTOR_COUNT: u16 = 850;
+
+/// Largest network a population may have (see
+/// [`Population::with_distributors`](crate::Population::with_distributors)).
+pub const MAX_DISTRIBUTORS: u32 = 20_000;
+
+/// The first month of A集团's books: every distributor's figures are generated from here
+/// (the first month of the reference window, 2024-11).
+pub const BOOKS_ORIGIN: YearMonth = LAST_CLOSED_MONTH.plus(1 - HISTORY_MONTHS as i32);
+
+/// How far [`closed_month`] lets the books run ahead of the clock, in months (a century).
+pub const MAX_BOOKS_AHEAD: u32 = 1_200;
+
+/// A集团's last closed month at `now`, with the books moved `ahead` months (at most
+/// [`MAX_BOOKS_AHEAD`]): the month before today's in Beijing, but never before
+/// [`LAST_CLOSED_MONTH`], plus `ahead`.
+pub fn closed_month(now: DateTime<Utc>, ahead: u32) -> YearMonth {
+    let today = now.with_timezone(&CHINA_STANDARD_TIME).date_naive();
+    let ahead = i32::try_from(ahead.min(MAX_BOOKS_AHEAD)).unwrap_or(0);
+    YearMonth::of(today)
+        .plus(-1)
+        .max(LAST_CLOSED_MONTH)
+        .plus(ahead)
+}
+
+/// The date A集团's answers describe when `closed` is its last closed month: the 29th of the
+/// following month (clamped to the month's end), so [`REFERENCE_DATE`] (2026-11-29) for
+/// 2026-10.
+pub fn books_date(closed: YearMonth) -> NaiveDate {
+    closed.plus(1).day(REFERENCE_DATE.day())
+}
+
+/// (category, price of a case in yuan) of the goods on open orders.
+const GOODS: [(&str, i64); 7] = [
+    ("饮料类", 60),
+    ("休闲食品", 90),
+    ("乳制品", 70),
+    ("方便食品", 55),
+    ("调味品", 45),
+    ("酒类", 240),
+    ("粮油制品", 120),
+];
 
 /// Owners are people aged 28–60 on the reference date.
 const OWNER_AGES: std::ops::RangeInclusive<u32> = 28..=60;
@@ -148,6 +196,21 @@ pub struct Distributor {
     seed: u64,
 }
 
+/// One purchase order a distributor placed with A集团, before any payment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PurchaseOrder {
+    /// Order number: `PO`, the day placed (`yyyymmdd`) and five digits.
+    pub order_no: String,
+    /// Day placed.
+    pub placed_on: NaiveDate,
+    /// Invoice value, in whole yuan.
+    pub amount: Money,
+    /// Day payment falls due (30-day terms).
+    pub due_on: NaiveDate,
+    /// What was ordered, e.g. `饮料类 120 箱`.
+    pub goods: String,
+}
+
 /// One month of trade with A集团.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TradeMonth {
@@ -176,15 +239,35 @@ impl Distributor {
         self.pd
     }
 
-    /// Tenure in months on the reference date.
-    pub fn tenure_months(&self) -> u32 {
-        u32::try_from(LAST_CLOSED_MONTH.months_since(self.joined) + 1).unwrap_or(0)
+    /// The month deterioration starts (its first month of falling orders and late
+    /// payments), for a deteriorating distributor; `None` for the others. About a quarter of
+    /// them turn in the six months after [`LAST_CLOSED_MONTH`], so they look healthy on the
+    /// reference date. The hidden truth: never reported by any service.
+    pub fn deteriorates_from(&self) -> Option<YearMonth> {
+        (self.trend == Trend::Deteriorating).then(|| BOOKS_ORIGIN.plus(self.turn as i32))
     }
 
-    /// Status as A集团 sees it at the end of the history.
+    /// Tenure in months on the reference date.
+    pub fn tenure_months(&self) -> u32 {
+        self.tenure_months_at(LAST_CLOSED_MONTH)
+    }
+
+    /// Tenure in months at the end of `closed`.
+    pub fn tenure_months_at(&self, closed: YearMonth) -> u32 {
+        u32::try_from(closed.months_since(self.joined) + 1).unwrap_or(0)
+    }
+
+    /// Status as A集团 sees it on the reference date (end of [`LAST_CLOSED_MONTH`]).
     pub fn status(&self) -> DistributorStatus {
+        self.status_at(LAST_CLOSED_MONTH)
+    }
+
+    /// Status as A集团 sees it at the end of `closed`.
+    pub fn status_at(&self, closed: YearMonth) -> DistributorStatus {
         let slipping = match self.trend {
-            Trend::Deteriorating => (HISTORY_MONTHS - 1).saturating_sub(self.turn),
+            Trend::Deteriorating => u32::try_from(closed.months_since(BOOKS_ORIGIN))
+                .unwrap_or(0)
+                .saturating_sub(self.turn),
             _ => 0,
         };
         match slipping {
@@ -194,14 +277,27 @@ impl Distributor {
         }
     }
 
-    /// The last 24 months of trade, oldest first (or since joining).
+    /// The 24 months of trade ending [`LAST_CLOSED_MONTH`], oldest first (or since joining).
     pub fn trade(&self) -> Vec<TradeMonth> {
+        self.trade_through(LAST_CLOSED_MONTH)
+    }
+
+    /// The last 24 months of trade ending `closed`, oldest first (or since joining; none
+    /// before [`BOOKS_ORIGIN`]).
+    ///
+    /// Generated month by month from [`BOOKS_ORIGIN`], so a month's figures are the same
+    /// whatever later month the books are closed at.
+    pub fn trade_through(&self, closed: YearMonth) -> Vec<TradeMonth> {
+        let Ok(count) = u32::try_from(closed.months_since(BOOKS_ORIGIN) + 1) else {
+            return Vec::new();
+        };
+        let keep_from = count.saturating_sub(HISTORY_MONTHS);
         let mut rng = stream_rng(self.seed, u64::from(self.number), Stream::Distributor);
         let mut receivable = self.base_orders;
         let mut previous_net = self.base_orders;
         let mut months = Vec::with_capacity(HISTORY_MONTHS as usize);
-        for (t, month) in YearMonth::window(LAST_CLOSED_MONTH, HISTORY_MONTHS).enumerate() {
-            let t = t as u32;
+        for t in 0..count {
+            let month = BOOKS_ORIGIN.plus(t as i32);
             let noise: f64 = rng.sample(StandardNormal);
             let extra_returns: f64 = rng.sample(StandardNormal);
             let lateness: f64 = rng.random_range(0.0..5.0);
@@ -242,6 +338,9 @@ impl Distributor {
             };
             receivable += orders - returns - paid;
             previous_net = orders - returns;
+            if t < keep_from {
+                continue;
+            }
             months.push(TradeMonth {
                 month,
                 order_count: ((orders / self.average_order).round() as u32).max(1),
@@ -255,6 +354,49 @@ impl Distributor {
         }
         months
     }
+
+    /// The purchase orders placed in the 30 days before [`books_date`]`(closed)`: one to
+    /// four, oldest first, each about the distributor's average order. The same for the same
+    /// closed month; payments are not deducted (see `records::enterprise::OpenOrders`).
+    pub fn recent_orders(&self, closed: YearMonth) -> Vec<PurchaseOrder> {
+        let as_of = books_date(closed);
+        // The closed month's offset from the origin as the high half of the entity number:
+        // every (distributor, month) has its own stream.
+        let month_key = u64::from(closed.months_since(BOOKS_ORIGIN) as u32);
+        let mut rng = stream_rng(
+            self.seed,
+            u64::from(self.number) | month_key << 32,
+            Stream::OpenOrders,
+        );
+        let count = rng.random_range(1..=4usize);
+        let mut orders: Vec<PurchaseOrder> = Vec::with_capacity(count);
+        for _ in 0..count {
+            let placed_on = as_of - TimeDelta::days(rng.random_range(1..=30));
+            let (category, case_price) = GOODS[rng.random_range(0..GOODS.len())];
+            let normal: f64 = rng.sample(StandardNormal);
+            let value = self.average_order * (0.25 * normal).exp();
+            let cases = ((value / case_price as f64).round() as i64).max(1);
+            let order_no = loop {
+                let candidate = format!(
+                    "PO{}{:05}",
+                    placed_on.format("%Y%m%d"),
+                    rng.random_range(0..100_000u32)
+                );
+                if orders.iter().all(|order| order.order_no != candidate) {
+                    break candidate;
+                }
+            };
+            orders.push(PurchaseOrder {
+                order_no,
+                placed_on,
+                amount: Money::from_fen(cases * case_price * 100),
+                due_on: placed_on + TimeDelta::days(30),
+                goods: format!("{category} {cases} 箱"),
+            });
+        }
+        orders.sort_by(|a, b| (a.placed_on, &a.order_no).cmp(&(b.placed_on, &b.order_no)));
+        orders
+    }
 }
 
 /// A集团 and its distribution network.
@@ -266,24 +408,27 @@ pub struct AGroup {
 }
 
 impl AGroup {
-    /// The network for a population of `size` whose person `i` is `age_of(i)` years old.
+    /// The network of `count` distributors (1 to [`MAX_DISTRIBUTORS`]; clamped) for a
+    /// population of `size` whose person `i` is `age_of(i)` years old.
     ///
     /// Owners are distinct people aged 28–60, picked in a seeded pseudo-random order; at
-    /// most one person in twenty owns a distributor, so in a small population some owners
-    /// hold several.
-    pub(crate) fn generate(seed: u64, size: u32, age_of: impl Fn(u32) -> u32) -> Self {
+    /// most one person in twenty owns a distributor, so in a small population (or a large
+    /// network) some owners hold several. Distributor `n`'s code, name and figures are the
+    /// same whatever `count`.
+    pub(crate) fn generate(seed: u64, size: u32, count: u32, age_of: impl Fn(u32) -> u32) -> Self {
+        let count = count.clamp(1, MAX_DISTRIBUTORS) as u16;
         let order = Permutation::new(u64::from(size), mix(seed ^ 0xA_6E0E));
-        let wanted = usize::from(DISTRIBUTOR_COUNT).min((size as usize / 20).max(1));
+        let wanted = usize::from(count).min((size as usize / 20).max(1));
         let owners: Vec<u32> = (0..u64::from(size))
             .map(|position| order.forward(position) as u32)
             .filter(|&index| OWNER_AGES.contains(&age_of(index)))
             .take(wanted)
             .collect();
         let city_weights = CITIES.map(|city| city.3);
-        let mut distributors = Vec::with_capacity(usize::from(DISTRIBUTOR_COUNT));
+        let mut distributors = Vec::with_capacity(usize::from(count));
         let mut by_owner: HashMap<u32, Vec<u16>> = HashMap::new();
         let mut by_uscc = HashMap::new();
-        for number in 0..DISTRIBUTOR_COUNT {
+        for number in 0..count {
             let mut rng = stream_rng(seed, u64::from(number) | 1 << 32, Stream::Distributor);
             let (province, city, region, _) = CITIES[pick_weighted(&mut rng, &city_weights)];
             let owner = match owners.get(usize::from(number) % owners.len().max(1)) {
@@ -296,7 +441,16 @@ impl AGroup {
                 70..85 => Trend::Seasonal,
                 _ => Trend::Deteriorating,
             };
-            let turn = rng.random_range(4..20u32);
+            let mut turn = rng.random_range(4..20u32);
+            if trend == Trend::Deteriorating {
+                // Drawn apart, so that the distributor stream (and every distributor that
+                // does not deteriorate) is what it was before late turns existed.
+                let mut late = stream_rng(seed, u64::from(number), Stream::DistributorTurn);
+                if late.random_bool(0.25) {
+                    // 2026-11 to 2027-04: healthy on the reference date.
+                    turn = HISTORY_MONTHS + late.random_range(0..6u32);
+                }
+            }
             let normal: f64 = rng.sample(StandardNormal);
             let base_orders = (300_000f64.ln() + 0.6 * normal).exp();
             let tier = if base_orders > 400_000.0 || rng.random_bool(0.2) {
@@ -309,7 +463,10 @@ impl AGroup {
                 Trend::Growing => -4.6,
                 Trend::Stable => -3.9,
                 Trend::Seasonal => -3.6,
-                Trend::Deteriorating => -1.2 + 0.08 * f64::from(HISTORY_MONTHS - turn),
+                // A turn after the reference date counts as one in its last month.
+                Trend::Deteriorating => {
+                    -1.2 + 0.08 * f64::from(HISTORY_MONTHS.saturating_sub(turn))
+                }
             } - 0.004 * f64::from(tenure);
             let core = NAME_CORES[rng.random_range(0..NAME_CORES.len())];
             let short_city = city.trim_end_matches('市');

@@ -5,7 +5,8 @@
 //! - [`Population`] generates any of up to ten million residents on demand from
 //!   `(seed, index)`, with correlated employment, income, housing fund, social insurance,
 //!   tax, traffic, credit-bureau and court records, and a hidden probability of default.
-//! - [`enterprise`] is A集团 and its distributors, for supply-chain finance.
+//! - [`enterprise`] is A集团 and its distributors (850 by default, up to 20,000), for
+//!   supply-chain finance; its books close month by month with the simulator's clock.
 //! - [`records`] are the agencies' answers, one type per data kind, matching the JSON
 //!   Schemas in `docs/schemas/`.
 //! - [`agencies`] serves them: eight HTTP servers speaking the exchange protocol, with

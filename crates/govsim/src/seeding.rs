@@ -31,6 +31,11 @@ pub(crate) enum Stream {
     /// Whether a driving licence was revoked (吊销), drawn apart so that adding it left the
     /// person stream, and so every other record, unchanged.
     Licence = 10,
+    /// Whether a deteriorating distributor turns after the reference date, drawn apart so
+    /// that the distributor stream stayed unchanged.
+    DistributorTurn = 11,
+    /// A distributor's open purchase orders at a closed month.
+    OpenOrders = 12,
 }
 
 /// A generator for one entity's stream.

@@ -247,7 +247,8 @@ async fn identity_enterprise_and_fine_payment_services_answer() {
         )
         .await
         .unwrap();
-    assert_eq!(orders.months.len(), distributor.trade().len());
+    let closed = platform.govsim.closed_month();
+    assert_eq!(orders.months.len(), distributor.trade_through(closed).len());
 
     // Paying a fine through the bank, notified twice with the same payment id.
     let driver = platform.someone(0, |p| {
@@ -483,7 +484,20 @@ fn the_configuration_reads_from_toml_with_defaults() {
     let defaults: GovSimConfig = toml::from_str("").unwrap();
     assert_eq!(defaults, GovSimConfig::default());
     assert_eq!(defaults.size, 10_000);
+    assert_eq!(defaults.distributors, 850);
     assert!(defaults.residents.is_empty());
+    let network: GovSimConfig = toml::from_str("distributors = 10000").unwrap();
+    assert_eq!(network.distributors, 10_000);
+    network.validate().unwrap();
+    for distributors in [0, 20_001] {
+        let error = GovSimConfig {
+            distributors,
+            ..GovSimConfig::default()
+        }
+        .validate()
+        .unwrap_err();
+        assert!(error.contains("distributors"), "{error}");
+    }
     assert!(
         toml::from_str::<GovSimConfig>("sise = 3").is_err(),
         "unknown keys are refused"
@@ -512,7 +526,7 @@ fn the_registry_lists_every_service_for_the_platform() {
     registry.validate().unwrap();
     assert_eq!(registry.subsystems().count(), 9);
     let services: Vec<_> = registry.services().collect();
-    assert_eq!(services.len(), 18);
+    assert_eq!(services.len(), 22);
     let mut codes: Vec<&str> = services.iter().map(|s| s.id.code.as_str()).collect();
     codes.sort_unstable();
     let mut expected = SERVICE_CODES.to_vec();
@@ -523,13 +537,22 @@ fn the_registry_lists_every_service_for_the_platform() {
         assert!(registry.is_allowed(&keys.id, &service.id));
         assert_eq!(
             service.idempotent,
-            !matches!(code, "traffic.fine.notify" | "si.card.activate")
+            !matches!(
+                code,
+                "traffic.fine.notify" | "si.card.activate" | "enterprise.order.pay"
+            )
         );
         assert_eq!(
             service.personal_data,
             !matches!(
                 code,
-                "enterprise.orders" | "enterprise.payments" | "si.employer.staff"
+                "enterprise.orders"
+                    | "enterprise.payments"
+                    | "enterprise.network"
+                    | "enterprise.trade"
+                    | "enterprise.orders.open"
+                    | "enterprise.order.pay"
+                    | "si.employer.staff"
             )
         );
         // Activating the electronic card is covered by a consent to the card's data, and

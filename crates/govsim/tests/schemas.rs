@@ -5,11 +5,13 @@ use std::path::PathBuf;
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use bianmin_govsim::calendar::LAST_CLOSED_MONTH;
 use bianmin_govsim::population::social_insurance::CardStatus;
 use bianmin_govsim::records::court::CourtCases;
 use bianmin_govsim::records::credit::CreditReportRecord;
 use bianmin_govsim::records::enterprise::{
-    Distributors, DistributorsRequest, EnterpriseOrders, EnterprisePayments,
+    Distributors, DistributorsRequest, EnterpriseOrders, EnterprisePayments, EnterpriseTrade,
+    OpenOrders, OrderPayment, TradeRequest,
 };
 use bianmin_govsim::records::housing_fund::{HpfAccount, HpfDeposits, MonthRangeRequest};
 use bianmin_govsim::records::identity::{IdentityVerification, IdentityVerifyRequest};
@@ -221,6 +223,48 @@ fn generated_answers_match_their_schemas() {
             },
         ),
     );
+    // A集团's whole network, a batch of trade, open orders and a payment, on the reference
+    // date and with later months closed.
+    for closed in [LAST_CLOSED_MONTH, LAST_CLOSED_MONTH.plus(7)] {
+        check(
+            validator("enterprise.network"),
+            "enterprise.network",
+            &Distributors::network(population.group(), &DistributorsRequest::default(), closed)
+                .unwrap(),
+        );
+        let mut usccs: Vec<String> = population
+            .group()
+            .distributors()
+            .iter()
+            .step_by(9)
+            .take(99)
+            .map(|d| d.uscc.as_str().to_owned())
+            .collect();
+        usccs.push("91510100MA000000XX".into());
+        let trade = EnterpriseTrade::at(population.group(), &TradeRequest { usccs }, closed);
+        assert_eq!(trade.not_found.len(), 1);
+        check(validator("enterprise.trade"), "enterprise.trade", &trade);
+        for distributor in population.group().distributors().iter().step_by(17) {
+            let open = OpenOrders::at(distributor, closed, |_| bianmin_core::Money::from_fen(0));
+            check(
+                validator("enterprise.orders.open"),
+                "enterprise.orders.open",
+                &open,
+            );
+            let order = &open.orders[0];
+            check(
+                validator("enterprise.order.pay"),
+                "enterprise.order.pay",
+                &OrderPayment {
+                    order_no: order.order_no.clone(),
+                    amount: order.amount,
+                    outstanding: bianmin_core::Money::from_fen(0),
+                    receipt_no: "RC2026112900000001".into(),
+                    duplicate: false,
+                },
+            );
+        }
+    }
     // Staff lists: first pages of every tenth employer, a later page, one past the end.
     let staff = validator("si.employer.staff");
     for employer in population.employers().iter().step_by(10) {
@@ -345,6 +389,24 @@ fn request_examples_match_their_schemas() {
             "enterprise.orders.request",
             json!({"uscc": "91350100M000100Y43"}),
         ),
+        ("enterprise.network.request", json!({"page": 3})),
+        (
+            "enterprise.network.request",
+            json!({"page": 1, "page_size": 200}),
+        ),
+        (
+            "enterprise.trade.request",
+            json!({"usccs": ["91350100M000100Y43", "91510104MA6C8B9X2L"]}),
+        ),
+        (
+            "enterprise.orders.open.request",
+            json!({"uscc": "91350100M000100Y43"}),
+        ),
+        (
+            "enterprise.order.pay.request",
+            json!({"uscc": "91350100M000100Y43", "order_no": "PO2026111812345",
+                   "amount": "5000.00", "payment_id": "BANK-PAY-0001"}),
+        ),
         ("si.card.request", json!({"subject": subject})),
         ("si.card.activate.request", json!({"subject": subject})),
         (
@@ -364,6 +426,15 @@ fn request_examples_match_their_schemas() {
     assert!(
         !schema("si.card.activate.request").is_valid(&json!({"subject": subject, "force": true})),
         "no unknown fields"
+    );
+    let trade = schema("enterprise.trade.request");
+    let many: Vec<String> = (0..101).map(|_| "91350100M000100Y43".to_owned()).collect();
+    for bad in [json!({"usccs": []}), json!({"usccs": many}), json!({})] {
+        assert!(!trade.is_valid(&bad), "{bad}");
+    }
+    assert!(
+        !schema("enterprise.network.request").is_valid(&json!({"page_size": 201})),
+        "pages of at most 200"
     );
     let staff = schema("si.employer.staff.request");
     assert!(staff.is_valid(&json!({"uscc": "91510104MA6C8B9X2L"})));

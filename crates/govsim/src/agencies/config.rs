@@ -4,6 +4,7 @@
 //! ```toml
 //! seed = 20261129
 //! size = 10000
+//! distributors = 850        # A集团's network
 //! service_timeout_ms = 3000
 //!
 //! [latency]                 # every agency, unless overridden
@@ -37,6 +38,9 @@ pub struct GovSimConfig {
     pub seed: u64,
     /// Number of residents.
     pub size: u32,
+    /// Number of A集团's distributors, 1 to
+    /// [`MAX_DISTRIBUTORS`](crate::enterprise::MAX_DISTRIBUTORS) (default 850).
+    pub distributors: u32,
     /// Address the agencies listen on, each on its own free port.
     pub bind: IpAddr,
     /// Timeout of every service in the registry (how long a client waits for one attempt).
@@ -59,6 +63,7 @@ impl Default for GovSimConfig {
         Self {
             seed: 20_261_129,
             size: 10_000,
+            distributors: u32::from(crate::enterprise::DISTRIBUTOR_COUNT),
             bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
             service_timeout_ms: 3_000,
             latency: LatencyConfig::default(),
@@ -97,6 +102,12 @@ impl GovSimConfig {
             return Err(format!(
                 "size must be 1..={}",
                 crate::population::MAX_POPULATION
+            ));
+        }
+        if !(1..=crate::enterprise::MAX_DISTRIBUTORS).contains(&self.distributors) {
+            return Err(format!(
+                "distributors must be 1..={}",
+                crate::enterprise::MAX_DISTRIBUTORS
             ));
         }
         if self.service_timeout_ms == 0 {

@@ -1,6 +1,7 @@
 //! What each agency answers: the population's records, as the protocol's service handler.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use chrono::{DateTime, FixedOffset, NaiveDate, SubsecRound};
@@ -9,10 +10,12 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use bianmin_core::clock::CHINA_STANDARD_TIME;
-use bianmin_core::{ResidentId, SharedClock};
+use bianmin_core::{Money, ResidentId, SharedClock};
 use bianmin_exchange::{AcceptedRequest, ServiceFailure, ServiceHandler, async_trait};
 
 use super::faults::Fault;
+use crate::calendar::YearMonth;
+use crate::enterprise::{books_date, closed_month};
 use crate::population::social_insurance::CardStatus;
 use crate::population::{Population, SyntheticPerson};
 use crate::records::DateRange;
@@ -21,6 +24,7 @@ use crate::records::court::CourtCases;
 use crate::records::credit::CreditReportRecord;
 use crate::records::enterprise::{
     DistributorRequest, Distributors, DistributorsRequest, EnterpriseOrders, EnterprisePayments,
+    EnterpriseTrade, OpenOrders, OrderPayment, OrderPaymentRequest, TradeRequest,
 };
 use crate::records::housing_fund::{HpfAccount, HpfDeposits, MonthRangeRequest};
 use crate::records::identity::{IdentityVerification, IdentityVerifyRequest};
@@ -91,6 +95,49 @@ impl FineLedger {
     }
 }
 
+/// Payments on A集团's purchase orders notified through `enterprise.order.pay`, shared by every
+/// request to A集团 for the simulator's life.
+#[derive(Debug, Default)]
+pub struct OrderLedger {
+    inner: Mutex<OrderLedgerInner>,
+}
+
+#[derive(Debug, Default)]
+struct OrderLedgerInner {
+    /// Payment id → the distributor's code and the first answer.
+    by_payment: HashMap<String, (String, OrderPayment)>,
+    /// (distributor's code, order number) → amount paid.
+    paid: HashMap<(String, String), Money>,
+}
+
+impl OrderLedger {
+    fn lock(&self) -> std::sync::MutexGuard<'_, OrderLedgerInner> {
+        // Both maps are updated under one lock with no fallible code in between: a poisoned
+        // ledger is still consistent.
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// How much was paid through `enterprise.order.pay` on order `order_no` of the
+    /// distributor with code `uscc` (zero if nothing).
+    pub fn paid(&self, uscc: &str, order_no: &str) -> Money {
+        self.lock()
+            .paid
+            .get(&(uscc.to_owned(), order_no.to_owned()))
+            .copied()
+            .unwrap_or(Money::from_fen(0))
+    }
+
+    /// Number of payments recorded.
+    pub fn len(&self) -> usize {
+        self.lock().by_payment.len()
+    }
+
+    /// Whether no payment was recorded.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 /// Electronic social-security cards activated through `si.card.activate`, kept in memory
 /// by the social-insurance agency for the simulator's life.
 #[derive(Debug, Default)]
@@ -145,6 +192,9 @@ pub(crate) struct AgencyHandler {
     pub(crate) population: Arc<Population>,
     pub(crate) fines: Arc<FineLedger>,
     pub(crate) cards: Arc<CardActivations>,
+    pub(crate) orders: Arc<OrderLedger>,
+    /// Months A集团's books are moved ahead of the clock.
+    pub(crate) books_ahead: Arc<AtomicU32>,
     pub(crate) clock: SharedClock,
 }
 
@@ -176,6 +226,11 @@ impl AgencyHandler {
         self.population
             .find(subject)
             .ok_or(ServiceFailure::NotFound)
+    }
+
+    /// A集团's last closed month now.
+    fn closed_month(&self) -> YearMonth {
+        closed_month(self.clock.now(), self.books_ahead.load(Ordering::Relaxed))
     }
 
     fn answer_for(&self, request: &AcceptedRequest) -> Result<Value, ServiceFailure> {
@@ -286,7 +341,19 @@ impl AgencyHandler {
                 if owned.is_empty() {
                     return Err(ServiceFailure::NotFound);
                 }
-                answer(&Distributors::of(population.group(), Some(owned), &body))
+                answer(&Distributors::at(
+                    population.group(),
+                    Some(owned),
+                    &body,
+                    self.closed_month(),
+                ))
+            }
+            "enterprise.network" => {
+                let body: DistributorsRequest = parse(request)?;
+                answer(
+                    &Distributors::network(population.group(), &body, self.closed_month())
+                        .map_err(ServiceFailure::Invalid)?,
+                )
             }
             "enterprise.orders" | "enterprise.payments" => {
                 let body: DistributorRequest = parse(request)?;
@@ -294,11 +361,36 @@ impl AgencyHandler {
                     .group()
                     .by_uscc(body.uscc.trim())
                     .ok_or(ServiceFailure::NotFound)?;
+                let closed = self.closed_month();
                 if request.service.id.code == "enterprise.orders" {
-                    answer(&EnterpriseOrders::of(distributor, range))
+                    answer(&EnterpriseOrders::at(distributor, range, closed))
                 } else {
-                    answer(&EnterprisePayments::of(distributor, range))
+                    answer(&EnterprisePayments::at(distributor, range, closed))
                 }
+            }
+            "enterprise.trade" => {
+                let body: TradeRequest = parse(request)?;
+                body.check().map_err(ServiceFailure::Invalid)?;
+                answer(&EnterpriseTrade::at(
+                    population.group(),
+                    &body,
+                    self.closed_month(),
+                ))
+            }
+            "enterprise.orders.open" => {
+                let body: DistributorRequest = parse(request)?;
+                let uscc = body.uscc.trim();
+                let distributor = population
+                    .group()
+                    .by_uscc(uscc)
+                    .ok_or(ServiceFailure::NotFound)?;
+                answer(&OpenOrders::at(distributor, self.closed_month(), |order| {
+                    self.orders.paid(uscc, order)
+                }))
+            }
+            "enterprise.order.pay" => {
+                let body: OrderPaymentRequest = parse(request)?;
+                answer(&self.pay_order(body)?)
             }
             _ => Err(ServiceFailure::Invalid("本机构不提供该服务".into())),
         }
@@ -338,6 +430,66 @@ impl AgencyHandler {
             electronic_activated_at: at,
             as_of: as_of(),
         })
+    }
+
+    /// Records a payment on a distributor's open order, once per payment id.
+    fn pay_order(&self, body: OrderPaymentRequest) -> Result<OrderPayment, ServiceFailure> {
+        let uscc = body.uscc.trim();
+        if body.payment_id.trim().is_empty() {
+            return Err(ServiceFailure::Invalid("payment_id 不能为空".into()));
+        }
+        let mut ledger = self.orders.lock();
+        if let Some((payer, recorded)) = ledger.by_payment.get(&body.payment_id) {
+            if payer != uscc || recorded.order_no != body.order_no || recorded.amount != body.amount
+            {
+                return Err(ServiceFailure::Invalid(
+                    "payment_id 已用于另一笔付款".into(),
+                ));
+            }
+            return Ok(OrderPayment {
+                duplicate: true,
+                ..recorded.clone()
+            });
+        }
+        if !body.amount.is_positive() {
+            return Err(ServiceFailure::Invalid("支付金额应大于零".into()));
+        }
+        let closed = self.closed_month();
+        let order = self
+            .population
+            .group()
+            .by_uscc(uscc)
+            .ok_or(ServiceFailure::NotFound)?
+            .recent_orders(closed)
+            .into_iter()
+            .find(|order| order.order_no == body.order_no)
+            .ok_or(ServiceFailure::NotFound)?;
+        let key = (uscc.to_owned(), order.order_no);
+        let paid = ledger
+            .paid
+            .get(&key)
+            .map_or(0, |paid| paid.fen())
+            .saturating_add(body.amount.fen());
+        if paid > order.amount.fen() {
+            return Err(ServiceFailure::Invalid("支付金额超过订单未付金额".into()));
+        }
+        let receipt_no = format!(
+            "RC{}{:08}",
+            books_date(closed).format("%Y%m%d"),
+            ledger.by_payment.len() + 1
+        );
+        let payment = OrderPayment {
+            order_no: key.1.clone(),
+            amount: body.amount,
+            outstanding: Money::from_fen(order.amount.fen() - paid),
+            receipt_no,
+            duplicate: false,
+        };
+        ledger.paid.insert(key, Money::from_fen(paid));
+        ledger
+            .by_payment
+            .insert(body.payment_id, (uscc.to_owned(), payment.clone()));
+        Ok(payment)
     }
 
     /// Records a fine paid through the bank, once per payment id.

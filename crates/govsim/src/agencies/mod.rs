@@ -17,6 +17,7 @@ mod handler;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use axum::Router;
@@ -36,8 +37,10 @@ use bianmin_exchange::{
 
 pub use config::{AgencyConfig, FaultConfig, GovSimConfig, LatencyConfig};
 pub use faults::Fault;
-pub use handler::{CardActivations, FineLedger};
+pub use handler::{CardActivations, FineLedger, OrderLedger};
 
+use crate::calendar::YearMonth;
+use crate::enterprise::MAX_BOOKS_AHEAD;
 use crate::population::Population;
 use crate::seeding::{Stream, stream_rng};
 use faults::FaultPlan;
@@ -223,6 +226,14 @@ impl Agency {
             S::personal("enterprise.distributors"),
             S::company("enterprise.orders"),
             S::company("enterprise.payments"),
+            // A集团's own figures on its whole network, shared with the bank under its
+            // data-sharing agreement: no consent, no subject.
+            S::company("enterprise.network"),
+            S::company("enterprise.trade"),
+            S::company("enterprise.orders.open"),
+            // Repeating a payment is safe by `payment_id`, but a client must not resend one
+            // on its own after a failure.
+            S::company("enterprise.order.pay").not_idempotent(),
         ];
         match self {
             Self::Identity => IDENTITY,
@@ -339,7 +350,7 @@ impl GovSim {
     ) -> Result<Self, GovSimError> {
         config.validate().map_err(GovSimError::Config)?;
         let population = Arc::new(
-            Population::new(config.seed, config.size)
+            Population::with_distributors(config.seed, config.size, config.distributors)
                 .with_residents(config.residents.clone())
                 .map_err(|error| GovSimError::Config(error.to_string()))?,
         );
@@ -422,6 +433,8 @@ impl GovSim {
         let registry = Arc::new(registry);
         let fines = Arc::new(FineLedger::default());
         let cards = Arc::new(CardActivations::default());
+        let orders = Arc::new(OrderLedger::default());
+        let books_ahead = Arc::new(AtomicU32::new(0));
         let (stop, stopped) = watch::channel(false);
         let timeout = Duration::from_millis(self.config.service_timeout_ms);
         let mut tasks = Vec::with_capacity(listeners.len());
@@ -432,6 +445,8 @@ impl GovSim {
                 population: Arc::clone(&self.population),
                 fines: Arc::clone(&fines),
                 cards: Arc::clone(&cards),
+                orders: Arc::clone(&orders),
+                books_ahead: Arc::clone(&books_ahead),
                 clock: Arc::clone(&self.clock),
             });
             let provider = |keys: &Arc<MemberKeys>| {
@@ -480,6 +495,9 @@ impl GovSim {
             addresses,
             fines,
             cards,
+            orders,
+            books_ahead,
+            clock: self.clock,
             stop,
             tasks,
         })
@@ -521,6 +539,9 @@ pub struct RunningGovSim {
     addresses: BTreeMap<Agency, SocketAddr>,
     fines: Arc<FineLedger>,
     cards: Arc<CardActivations>,
+    orders: Arc<OrderLedger>,
+    books_ahead: Arc<AtomicU32>,
+    clock: SharedClock,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -558,6 +579,34 @@ impl RunningGovSim {
     /// Electronic social-security cards activated through `si.card.activate`.
     pub fn card_activations(&self) -> &CardActivations {
         &self.cards
+    }
+
+    /// Payments on A集团's purchase orders notified through `enterprise.order.pay`.
+    pub fn order_ledger(&self) -> &OrderLedger {
+        &self.orders
+    }
+
+    /// Moves A集团's books `months` further ahead of the clock (at most
+    /// [`MAX_BOOKS_AHEAD`] in all): each month closes as if its end had passed, so the
+    /// next requests see the new months and the distributors' standing then.
+    pub fn advance_books(&self, months: u32) {
+        // `fetch_update` cannot fail with a closure that always returns `Some`.
+        let _ = self
+            .books_ahead
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |ahead| {
+                Some(ahead.saturating_add(months).min(MAX_BOOKS_AHEAD))
+            });
+    }
+
+    /// How many months [`RunningGovSim::advance_books`] moved A集团's books in all.
+    pub fn books_ahead(&self) -> u32 {
+        self.books_ahead.load(Ordering::Relaxed)
+    }
+
+    /// The last closed month A集团 answers with now (see
+    /// [`closed_month`](crate::enterprise::closed_month)).
+    pub fn closed_month(&self) -> YearMonth {
+        crate::enterprise::closed_month(self.clock.now(), self.books_ahead())
     }
 
     /// Stops accepting connections and waits for in-flight requests to finish.

@@ -30,7 +30,7 @@ use bianmin_core::region::district_by_code;
 use bianmin_core::{District, Gender, Money, PhoneNumber, ResidentId};
 
 use crate::calendar::REFERENCE_DATE;
-use crate::enterprise::{AGroup, Distributor};
+use crate::enterprise::{AGroup, DISTRIBUTOR_COUNT, Distributor, MAX_DISTRIBUTORS};
 use crate::seeding::{Stream, stream_rng};
 
 pub use court::CourtRecord;
@@ -178,7 +178,8 @@ pub struct Population {
 }
 
 impl Population {
-    /// The population of `size` people generated from `seed`.
+    /// The population of `size` people generated from `seed`, with A集团's default network
+    /// of [`DISTRIBUTOR_COUNT`] (850) distributors.
     ///
     /// Builds the employer list and A集团's distributors (a few milliseconds); people are
     /// generated on demand.
@@ -187,10 +188,27 @@ impl Population {
     ///
     /// If `size` is 0 or above [`MAX_POPULATION`].
     pub fn new(seed: u64, size: u32) -> Self {
+        Self::with_distributors(seed, size, u32::from(DISTRIBUTOR_COUNT))
+    }
+
+    /// The population of `size` people generated from `seed`, with `distributors`
+    /// distributors in A集团's network. Distributor `n` (its code, name and figures) is the
+    /// same whatever the network size; owners are at most one person in twenty, so in a
+    /// large network each holds several.
+    ///
+    /// # Panics
+    ///
+    /// If `size` is 0 or above [`MAX_POPULATION`], or `distributors` is 0 or above
+    /// [`MAX_DISTRIBUTORS`].
+    pub fn with_distributors(seed: u64, size: u32, distributors: u32) -> Self {
+        assert!(
+            (1..=MAX_DISTRIBUTORS).contains(&distributors),
+            "distributors must be 1..={MAX_DISTRIBUTORS}"
+        );
         let codec = IdCodec::new(seed, size);
         let employers = employers::generate_employers(seed);
         let hiring = employers::HiringTable::new(&employers);
-        let group = AGroup::generate(seed, size, |index| {
+        let group = AGroup::generate(seed, size, distributors, |index| {
             REFERENCE_DATE
                 .years_since(codec.encode(index).birth_date)
                 .unwrap_or(0)

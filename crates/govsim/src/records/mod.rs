@@ -2,7 +2,8 @@
 //! `docs/schemas/` describe (money as yuan strings `"1234.56"`, dates `YYYY-MM-DD`, months
 //! `YYYY-MM`), and built from the population.
 //!
-//! Every answer carries `as_of`, the date the data describe ([`REFERENCE_DATE`]). Histories
+//! Every answer carries `as_of`, the date the data describe ([`REFERENCE_DATE`]; for A集团,
+//! whose books close with the clock, [`books_date`](crate::enterprise::books_date)). Histories
 //! are cut to the consent's `data_from..=data_to` range by the caller passing a
 //! [`DateRange`].
 
@@ -24,7 +25,7 @@ use crate::calendar::{REFERENCE_DATE, YearMonth};
 /// The data kinds the simulated agencies serve: what a consent lists. Every service's data
 /// kind is its code, except `si.card.activate` (kind `si.card`) and `traffic.fine.notify` (kind
 /// `traffic.violations`).
-pub const DATA_KINDS: [&str; 16] = [
+pub const DATA_KINDS: [&str; 20] = [
     "identity.verify",
     "hpf.account",
     "hpf.deposits",
@@ -41,11 +42,15 @@ pub const DATA_KINDS: [&str; 16] = [
     "enterprise.distributors",
     "enterprise.orders",
     "enterprise.payments",
+    "enterprise.network",
+    "enterprise.trade",
+    "enterprise.orders.open",
+    "enterprise.order.pay",
 ];
 
 /// The codes of every service the simulated agencies provide, each with a request schema
 /// `docs/schemas/{code}.request.json` and a response schema `docs/schemas/{code}.json`.
-pub const SERVICE_CODES: [&str; 18] = [
+pub const SERVICE_CODES: [&str; 22] = [
     "identity.verify",
     "hpf.account",
     "hpf.deposits",
@@ -64,6 +69,10 @@ pub const SERVICE_CODES: [&str; 18] = [
     "enterprise.distributors",
     "enterprise.orders",
     "enterprise.payments",
+    "enterprise.network",
+    "enterprise.trade",
+    "enterprise.orders.open",
+    "enterprise.order.pay",
 ];
 
 /// The dates a caller may see (a consent's `data_from..=data_to`); unbounded by default.
