@@ -1169,6 +1169,27 @@ impl CreditLine {
         })
     }
 
+    /// Changes the limit from `date` (a supply-chain line lowered on an early warning, or
+    /// raised): rate, penalty and expiry are unchanged, and so is everything owed. A limit
+    /// below the principal outstanding leaves nothing available until enough is repaid; a
+    /// negative limit is refused ([`LedgerError::InvalidTerms`]).
+    pub fn change_limit(
+        &mut self,
+        date: NaiveDate,
+        new_limit: Money,
+    ) -> Result<Vec<Journal>, LedgerError> {
+        self.transact(|line| {
+            line.ensure_not_closed()?;
+            let mut journals = Vec::new();
+            line.advance(date, &mut journals)?;
+            let mut terms = line.terms.clone();
+            terms.limit = new_limit;
+            terms.validate()?;
+            line.terms = terms;
+            Ok(journals)
+        })
+    }
+
     /// Closes a line with nothing owed on `date`; afterwards it accepts no operation.
     pub fn close(&mut self, date: NaiveDate) -> Result<Vec<Journal>, LedgerError> {
         self.transact(|line| {

@@ -15,4 +15,5 @@ pub mod ledger;
 pub mod policy;
 pub mod scorecard;
 pub mod simulate;
+pub mod supply;
 pub mod train;

@@ -692,3 +692,98 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn change_limit_lowers_and_raises_the_limit_and_keeps_rate_and_expiry() {
+    let mut line = open("1000.00", "18", DayCount::Act360, "2026-01-05");
+    let mut journals = Vec::new();
+    journals.push(
+        line.draw(date("2026-01-05"), yuan("800.00"))
+            .unwrap()
+            .journal,
+    );
+
+    // Lowered below the 800.00 principal: nothing available, nothing owed changes.
+    let booked = line
+        .change_limit(date("2026-01-10"), yuan("500.00"))
+        .unwrap();
+    assert!(booked.is_empty(), "no statement closes before 2026-02-05");
+    assert_eq!(line.terms().limit, yuan("500.00"));
+    assert_eq!(line.available(), Money::ZERO);
+    assert_eq!(line.expires_on(), date("2027-01-05"));
+    assert_eq!(line.terms().annual_rate, percent("18"));
+    let error = line.draw(date("2026-01-10"), yuan("1.00")).unwrap_err();
+    assert_eq!(
+        error,
+        LedgerError::ExceedsAvailable {
+            amount: yuan("1.00"),
+            available: Money::ZERO,
+        }
+    );
+
+    // 800.00 × 0.18 ÷ 360 = 0.40 a day, 5 days: 2.00 interest; 402.00 pays it and 400.00
+    // principal, leaving 400.00 of principal under the 500.00 limit: 100.00 available.
+    let receipt = line.repay(date("2026-01-10"), yuan("402.00")).unwrap();
+    journals.extend(receipt.journals().cloned());
+    assert_eq!(line.available(), yuan("100.00"));
+    // The rate did not change: 400.00 × 0.0005 × 10 days = 2.00.
+    assert_eq!(
+        line.payoff_amount(date("2026-01-20")).unwrap(),
+        yuan("402.00")
+    );
+
+    // Raised again; crossing the 2026-02-05 statement date books its interest posting.
+    let booked = line
+        .change_limit(date("2026-02-06"), yuan("2000.00"))
+        .unwrap();
+    assert!(
+        booked
+            .iter()
+            .any(|journal| journal.kind == JournalKind::InterestPosting),
+        "{booked:?}"
+    );
+    journals.extend(booked);
+    assert_eq!(line.available(), yuan("1600.00"));
+    assert_eq!(line.expires_on(), date("2027-01-05"));
+    assert_consistent(&line, &journals);
+
+    // Zero is a valid limit (nothing available); a negative one is refused unchanged.
+    line.change_limit(date("2026-02-06"), Money::ZERO).unwrap();
+    assert_eq!(line.available(), Money::ZERO);
+    let before = line.clone();
+    let error = line
+        .change_limit(date("2026-02-07"), yuan("-1.00"))
+        .unwrap_err();
+    assert_eq!(error.code(), "lending.ledger.invalid_terms");
+    assert_eq!(
+        line, before,
+        "a refused change must not accrue or change anything"
+    );
+    let error = line
+        .change_limit(date("2026-02-05"), yuan("100.00"))
+        .unwrap_err();
+    assert_eq!(
+        error,
+        LedgerError::DateBeforeAccrual {
+            date: date("2026-02-05"),
+            accrued_until: date("2026-02-06"),
+        }
+    );
+}
+
+#[test]
+fn change_limit_on_a_frozen_line_keeps_the_freeze_and_a_closed_line_refuses() {
+    let mut line = open("1000.00", "18", DayCount::Act360, "2026-01-05");
+    line.freeze(date("2026-01-06"), "供应链预警").unwrap();
+    line.change_limit(date("2026-01-07"), yuan("300.00"))
+        .unwrap();
+    let position = line.position().unwrap();
+    assert_eq!(position.status, LineStatus::Frozen);
+    assert_eq!(position.limit, yuan("300.00"));
+    line.unfreeze(date("2026-01-08")).unwrap();
+    line.close(date("2026-01-08")).unwrap();
+    let error = line
+        .change_limit(date("2026-01-09"), yuan("100.00"))
+        .unwrap_err();
+    assert_eq!(error.code(), "lending.ledger.line_closed");
+}
