@@ -6,6 +6,7 @@
 // 已上线的服务磁贴标记 data-status="live" data-href="/citizen/xxx/"（公积金查询、我的授权），
 // 其余仍为 data-status="soon"，点按只提示“即将上线”。某项服务上线时改磁贴属性即可，无需改这里的逻辑。
 // “智能客服”磁贴打开右下角的客服浮窗；“消息”标签进入消息中心 /citizen/inbox/，并显示未读数。
+// 只对部分角色开放的服务磁贴带 data-roles（如“供应链融资”只给企业用户），默认 hidden，按当前角色显示。
 
 import { boot } from './shell.js';
 import { api } from './api.js';
@@ -351,6 +352,10 @@ boot((me, root) => {
     el('span', { class: 'greeting__pill' }, me.role_label || me.role),
     me.department && me.department.name ? el('span', { class: 'greeting__pill' }, me.department.name) : null,
   );
+
+  for (const tile of root.querySelectorAll('.tile[data-roles]')) {
+    tile.hidden = !tile.dataset.roles.split(/\s+/).includes(me.role);
+  }
 
   root.querySelector('[data-testid="service-grid"]').addEventListener('click', (event) => {
     const tile = event.target.closest('[data-service]');

@@ -11,12 +11,14 @@
 // 智能客服页（#assistant，首次打开时才请求）：知识库条目维护与问题洞察，见文件末尾“智能客服”一节。
 // 防爬虫处置页（#antibot，首次打开时才请求）：行为评分的升级处置记录与依据，可见时每 15 秒自动刷新，
 // 见“防爬虫处置”一节。
+// 供应链融资页（#supply，首次打开时才请求）：核心企业、数据共享协议、批量预授信、经销商与额度、贷后预警、
+// 销售回款入账，见“供应链融资”一节。
 
 import { boot } from './shell.js';
 import { api, ApiError } from './api.js';
 import { el, replace, problemBanner, toast } from './dom.js';
 
-const VIEWS = ['overview', 'review', 'assistant', 'antibot', 'audit', 'system'];
+const VIEWS = ['overview', 'review', 'supply', 'assistant', 'antibot', 'audit', 'system'];
 // 旧地址与子页：#kb（知识库）、#insights（问题洞察）都在“智能客服”视图里
 const VIEW_ALIASES = { kb: 'assistant', insights: 'assistant' };
 const CHECK_LABELS = { database: '数据库' };
@@ -1608,6 +1610,705 @@ function antibotView(host) {
   };
 }
 
+// ---------- 供应链融资 ----------
+//
+// GET /api/v1/console/supply/enterprises：已准入的核心企业，各自的数据共享协议、汇总数字与最近一次批量预授信；
+// 列表为空时显示准入表单（POST 同一地址）。GET …/enterprises/{id}?view=&q=&page=&per_page=：一家核心企业的
+// 经销商（筛选、搜索、分页）与最近的贷后预警。「批量预授信」POST …/{id}/preapprovals（BatchSummary），
+// 「运行贷后预警」POST …/{id}/monitoring（MonitorSummary），「销售回款入账」POST /api/v1/console/supply/receipts
+// （模拟本行支付系统的到账通知，按经销商设定的比例自动还款；同一流水号只入账一次）。
+// 审计人员只读：不显示操作按钮与表单（服务端同样拒绝）。
+
+const SUPPLY_PER_PAGE = 20;
+const SUPPLY_FILTERS = [
+  ['all', '全部'],
+  ['offered', '已预授信'],
+  ['declined', '未通过'],
+  ['lines', '已开通额度'],
+  ['warned', '预警（调减/冻结）'],
+];
+/** 演示中的核心企业：准入表单的默认值（企业系统编号即模拟器中 A集团的子系统）。 */
+const DEMO_ENTERPRISE = { name: 'A集团', uscc: '91510100MA62Q8TY3B', institution: 'inst-agroup', subsystem: 'CN-CD/COM/a-group/distribution' };
+const CORE_INSTITUTIONS = [['inst-agroup', 'A集团（核心企业）']];
+const USCC_RE = /^[0-9A-HJ-NP-RTUW-Y]{2}\d{6}[0-9A-HJ-NP-RTUW-Y]{10}$/;
+const AGREEMENT_BADGE = { active: 'badge badge--ok', expired: 'badge badge--warn', revoked: 'badge badge--danger' };
+const SCF_LINE_BADGE = {
+  active: 'badge badge--ok',
+  lowered: 'badge badge--warn',
+  frozen: 'badge badge--danger',
+  expired: 'badge badge--warn',
+  closed: 'badge',
+};
+const TIER_LABELS = { first: '一级经销商', second: '二级经销商' };
+const DIST_STATUS = {
+  active: ['正常合作', 'badge badge--ok'],
+  watch: ['重点关注', 'badge badge--warn'],
+  suspended: ['暂停供货', 'badge badge--danger'],
+};
+const OFFER_STATES = { open: '待经销商接受', accepted: '已接受', refused: '负责人核查未通过' };
+const SIGNAL_SEVERITY = {
+  watch: ['关注', 'badge badge--info'],
+  lower: ['调减', 'badge badge--warn'],
+  freeze: ['冻结', 'badge badge--danger'],
+};
+
+/** 协议的最后一天（北京时间）：expires_at 是最后一天结束的时刻（次日 0 点），往前 1 毫秒取日期。 */
+function lastDayText(iso) {
+  const t = new Date(iso).getTime();
+  return Number.isNaN(t) ? String(iso || '—') : beijingTime(new Date(t - 1).toISOString()).slice(0, 10);
+}
+
+/** '2026-11' → '2026年11月'。 */
+function monthText(value) {
+  const [y, m] = String(value || '').split('-');
+  return y && m ? `${y}年${Number(m)}月` : String(value || '—');
+}
+
+function fmtMs(n) {
+  return `${fmtCount(Number(n))} 毫秒`;
+}
+
+/** 支付系统流水号（演示）：RCPT-年月日时分秒-4 位随机。 */
+function receiptReference() {
+  const p = Object.fromEntries(
+    new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Shanghai', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' })
+      .formatToParts(new Date())
+      .map((x) => [x.type, x.value]),
+  );
+  const rand = Array.from(crypto.getRandomValues(new Uint8Array(2)), (b) => b.toString(16).padStart(2, '0')).join('').toUpperCase();
+  return `RCPT-${p.year}${p.month}${p.day}${p.hour}${p.minute}${p.second}-${rand}`;
+}
+
+function scfStat(testid, label, value, hint, tone) {
+  return el(
+    'div',
+    { class: tone ? `stat stat--${tone}` : 'stat', dataset: { testid } },
+    el('span', { class: 'stat__label' }, label),
+    el('span', { class: 'stat__value' }, value),
+    hint ? el('span', { class: 'stat__hint' }, hint) : null,
+  );
+}
+
+function supplySummary(s) {
+  return el(
+    'div',
+    { class: 'stat-row scf-stats', dataset: { testid: 'supply-summary' } },
+    scfStat('supply-stat-distributors', '经销商', fmtCount(s.distributors), '核心企业名录中的全部经销商'),
+    scfStat('supply-stat-offered', '已预授信', fmtCount(s.offered), `额度合计 ¥${yuan(s.offered_limit)}`),
+    scfStat('supply-stat-declined', '预授信未通过', fmtCount(s.declined)),
+    scfStat('supply-stat-lines', '已开通额度', fmtCount(s.lines), `额度合计 ¥${yuan(s.line_limit)}`),
+    scfStat('supply-stat-outstanding', '贷款余额（元）', yuan(s.outstanding)),
+    scfStat('supply-stat-paid', '受托支付至核心企业（元）', yuan(s.paid_to_enterprise)),
+    scfStat('supply-stat-lowered', '已调减', fmtCount(s.lowered), '贷后预警调减额度', s.lowered ? 'warn' : null),
+    scfStat('supply-stat-frozen', '已冻结', fmtCount(s.frozen), '贷后预警冻结额度', s.frozen ? 'danger' : null),
+  );
+}
+
+function batchBlock(b) {
+  if (!b) return el('p', { class: 'scf-batch small muted', dataset: { testid: 'supply-last-batch', state: 'none' } }, '尚未进行批量预授信。');
+  const total = (Number(b.fetch_ms) || 0) + (Number(b.compute_ms) || 0) + (Number(b.store_ms) || 0);
+  return el(
+    'div',
+    { class: 'scf-batch', dataset: { testid: 'supply-last-batch', id: b.id } },
+    el('h3', { class: 'scf-batch__title' }, '最近一次批量预授信'),
+    el(
+      'dl',
+      { class: 'kv small' },
+      el('dt', {}, '批次'), el('dd', {}, idRef(b.id)),
+      el('dt', {}, '策略版本'), el('dd', { class: 'mono' }, b.policy_version),
+      el('dt', {}, '数据账期'), el('dd', {}, `${monthText(b.closed_month)}（核心企业最近已结账月份）`),
+      el('dt', {}, '结果'),
+      el(
+        'dd',
+        { dataset: { testid: 'supply-batch-figures' } },
+        `评估 ${fmtCount(b.distributors)} 户：预授信 ${fmtCount(b.offered)} 户，合计 ¥${yuan(b.total_limit)}；未通过 ${fmtCount(b.declined)} 户`,
+      ),
+      el('dt', {}, '用时'),
+      el(
+        'dd',
+        { class: 'scf-timings', dataset: { testid: 'supply-batch-timings' } },
+        el('span', {}, '获取 ', el('strong', {}, fmtMs(b.fetch_ms))),
+        el('span', {}, '计算 ', el('strong', {}, fmtMs(b.compute_ms))),
+        el('span', {}, '写入 ', el('strong', {}, fmtMs(b.store_ms))),
+        el('span', { class: 'muted' }, `合计 ${fmtMs(total)}`),
+      ),
+      el('dt', {}, '时间'), el('dd', { class: 'num' }, `${beijingTime(b.started_at)} → ${beijingTime(b.finished_at)}`),
+    ),
+  );
+}
+
+function agreementFacts(a) {
+  if (!a) {
+    return [el('dt', {}, '数据共享协议'), el('dd', { dataset: { testid: 'supply-agreement', state: 'none' } }, el('span', { class: 'badge badge--warn' }, '未签署'))];
+  }
+  return [
+    el('dt', {}, '数据共享协议'),
+    el(
+      'dd',
+      { dataset: { testid: 'supply-agreement', state: a.state } },
+      el('span', { class: AGREEMENT_BADGE[a.state] || 'badge' }, a.state_text),
+      ` ${beijingTime(a.granted_at)} 签署 · 有效期至 ${lastDayText(a.expires_at)}（含当日）`,
+      a.revoked_at ? ` · ${beijingTime(a.revoked_at)} 撤回` : '',
+    ),
+    el('dt', {}, '用途'), el('dd', {}, a.purpose),
+    el('dt', {}, '授权范围'),
+    el('dd', {}, el('ul', { class: 'scf-scope' }, (a.scope || []).map((x) => el('li', { dataset: { code: x.code } }, x.label, ' ', el('span', { class: 'mono' }, x.code))))),
+  ];
+}
+
+function offerCell(d) {
+  if (d.outcome === 'offered') {
+    return [
+      el('span', { class: 'badge badge--ok' }, '已预授信'),
+      el('span', { class: 'sub num' }, `¥${yuan(d.offer_limit)}${d.grade ? ` · ${d.grade} 级` : ''}`),
+      d.offer_state ? el('span', { class: 'sub' }, OFFER_STATES[d.offer_state] || d.offer_state) : null,
+    ];
+  }
+  if (d.outcome === 'declined') {
+    return [
+      el('span', { class: 'badge' }, '未通过'),
+      d.reasons && d.reasons.length ? el('ul', { class: 'reasons' }, d.reasons.map((r) => el('li', {}, r))) : null,
+    ];
+  }
+  return el('span', { class: 'muted' }, '未评估');
+}
+
+function lineCell(l) {
+  if (!l) return el('span', { class: 'muted' }, '—');
+  return [
+    el('span', { class: SCF_LINE_BADGE[l.status] || 'badge', dataset: { testid: 'supply-row-line', status: l.status } }, l.status_text),
+    el('span', { class: 'sub num' }, `额度 ¥${yuan(l.limit)}`),
+    el('span', { class: 'sub num' }, `余额 ¥${yuan(l.outstanding)}`),
+    l.status_reason ? el('span', { class: 'sub', dataset: { testid: 'supply-row-reason' } }, l.status_reason) : null,
+  ];
+}
+
+function warningRow(w) {
+  const actionCls = w.action === 'freeze' ? 'badge badge--danger' : 'badge badge--warn';
+  return el(
+    'tr',
+    { dataset: { testid: 'supply-warning-row', action: w.action, uscc: w.uscc } },
+    el('td', { class: 'num' }, el('time', { datetime: w.at }, beijingTime(w.at))),
+    el('td', {}, w.distributor, el('span', { class: 'sub mono' }, w.uscc)),
+    el(
+      'td',
+      {},
+      el('span', { class: actionCls }, w.action_text),
+      el('span', { class: 'sub num' }, w.old_limit === w.new_limit ? `额度 ¥${yuan(w.old_limit)}，暂停用款` : `¥${yuan(w.old_limit)} → ¥${yuan(w.new_limit)}`),
+    ),
+    el('td', { class: 'num' }, monthText(w.closed_month)),
+    el(
+      'td',
+      {},
+      el('span', {}, w.reason),
+      (w.signals || []).length
+        ? el(
+          'ul',
+          { class: 'scf-signal-list' },
+          w.signals.map((s) => {
+            const [text, cls] = SIGNAL_SEVERITY[s.severity] || [s.severity, 'badge'];
+            return el('li', { dataset: { testid: 'supply-warning-signal', signal: s.signal, severity: s.severity } }, el('span', { class: cls }, text), ' ', s.text);
+          }),
+        )
+        : null,
+    ),
+  );
+}
+
+/** 供应链融资视图：首次显示时加载；“刷新”、筛选、搜索与翻页只重载当前核心企业的明细。 */
+function supplyView(host, { readOnly, updatedNode, refreshBtn }) {
+  let started = null;
+  let enterprises = [];
+  let selected = null;
+  let filter = 'all';
+  let query = '';
+  let page = 1;
+  let seq = 0;
+  let searchTimer = null;
+  let shellReady = false;
+
+  const picker = el('select', { class: 'select', id: 'supply-enterprise', 'aria-label': '选择核心企业', dataset: { testid: 'supply-enterprise-select' } });
+  const pickerField = el('div', { class: 'field', hidden: true }, el('label', { class: 'field__label', for: 'supply-enterprise' }, '核心企业'), picker);
+  const entHost = el('div');
+  const statsHost = el('div');
+  const outcome = el('div', { role: 'status', 'aria-live': 'polite', dataset: { testid: 'supply-action-result' } });
+  const detailProblem = el('div');
+  const filterBtns = SUPPLY_FILTERS.map(([value, text]) =>
+    el('button', { class: 'seg__btn', type: 'button', 'aria-pressed': String(value === filter), dataset: { testid: 'supply-filter', view: value } }, text),
+  );
+  const search = el('input', { class: 'input', type: 'search', placeholder: '经销商名称或统一社会信用代码', 'aria-label': '搜索经销商', dataset: { testid: 'supply-search' } });
+  const count = el('span', { class: 'small muted', role: 'status', dataset: { testid: 'supply-count' } });
+  const tbody = el('tbody', {});
+  const pager = el('div', { class: 'table-foot scf-pager' });
+  const warningsHost = el('div');
+  const receiptHost = el('div');
+
+  picker.addEventListener('change', () => {
+    selected = picker.value;
+    page = 1;
+    replace(outcome);
+    loadDetail();
+  });
+  for (const b of filterBtns) {
+    b.addEventListener('click', () => {
+      filter = b.dataset.view;
+      page = 1;
+      for (const x of filterBtns) x.setAttribute('aria-pressed', String(x === b));
+      loadDetail();
+    });
+  }
+  search.addEventListener('input', () => {
+    clearTimeout(searchTimer);
+    searchTimer = setTimeout(() => {
+      query = search.value.trim();
+      page = 1;
+      loadDetail();
+    }, 300);
+  });
+  search.addEventListener('keydown', (e) => {
+    if (e.key !== 'Enter') return;
+    clearTimeout(searchTimer);
+    query = search.value.trim();
+    page = 1;
+    loadDetail();
+  });
+
+  // ----- 销售回款入账 -----
+  const rcUscc = el('input', { id: 'rc-uscc', class: 'input mono', autocomplete: 'off', maxlength: '18', spellcheck: 'false', dataset: { testid: 'supply-receipt-uscc' } });
+  const rcAmount = el('input', { id: 'rc-amount', class: 'input', inputmode: 'decimal', autocomplete: 'off', placeholder: '例如 50000', dataset: { testid: 'supply-receipt-amount' } });
+  const rcReference = el('input', { id: 'rc-reference', class: 'input mono', autocomplete: 'off', maxlength: '64', value: receiptReference(), dataset: { testid: 'supply-receipt-reference' } });
+  const rcSubmit = el('button', { class: 'btn btn--primary', type: 'submit', dataset: { testid: 'supply-receipt-submit' } }, '入账');
+  const rcResult = el('div', { role: 'status', 'aria-live': 'polite', dataset: { testid: 'supply-receipt-result' } });
+  const receiptForm = el(
+    'form',
+    { class: 'scf-form', novalidate: true, 'aria-labelledby': 'rc-title' },
+    el('div', { class: 'field' }, el('label', { class: 'field__label', for: 'rc-uscc' }, '经销商统一社会信用代码'), rcUscc),
+    el('div', { class: 'field' }, el('label', { class: 'field__label', for: 'rc-amount' }, '回款金额（元）'), rcAmount),
+    el('div', { class: 'field' }, el('label', { class: 'field__label', for: 'rc-reference' }, '支付系统流水号'), rcReference),
+    el('div', { class: 'scf-form__actions' }, rcSubmit),
+    el('div', { class: 'scf-form__wide' }, rcResult),
+  );
+  receiptForm.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const uscc = rcUscc.value.trim().toUpperCase();
+    const fen = toFen(rcAmount.value);
+    const reference = rcReference.value.trim();
+    const complain = (message, input) => {
+      replace(rcResult, problemBanner({ detail: message, code: 'client.invalid' }, { variant: 'warn' }));
+      input.focus();
+    };
+    if (!USCC_RE.test(uscc)) return complain('请填写 18 位统一社会信用代码。', rcUscc);
+    if (fen === null || fen <= 0n) return complain('请填写回款金额（大于 0，最多两位小数）。', rcAmount);
+    if (!reference || reference.length > 64) return complain('请填写支付系统流水号（不超过 64 个字符）。', rcReference);
+    rcSubmit.disabled = true;
+    rcSubmit.textContent = '正在入账…';
+    replace(rcResult);
+    try {
+      const r = await api('/api/v1/console/supply/receipts', { method: 'POST', body: { uscc, amount: fenToText(fen), reference } });
+      const rc = r.receipt || {};
+      rcResult.dataset.duplicate = String(Boolean(r.duplicate));
+      replace(
+        rcResult,
+        el(
+          'div',
+          { class: 'scf-outcome' },
+          el('p', { class: 'scf-outcome__title' }, r.duplicate ? '该流水号此前已入账，未重复记账' : '销售回款已入账'),
+          el(
+            'p',
+            { class: 'small' },
+            `流水号 ${rc.reference} · 回款 ¥${yuan(rc.amount)} · 自动还款 ¥${yuan(rc.swept)} · 结算账户余额 ¥${yuan(r.account_balance)}`,
+          ),
+        ),
+      );
+      if (!r.duplicate) {
+        rcReference.value = receiptReference();
+        rcAmount.value = '';
+        loadDetail();
+      }
+    } catch (err) {
+      if (!err.redirecting) replace(rcResult, problemBanner(err));
+    } finally {
+      rcSubmit.disabled = false;
+      rcSubmit.textContent = '入账';
+    }
+  });
+
+  function prefillReceipt(uscc) {
+    rcUscc.value = uscc;
+    replace(rcResult);
+    receiptForm.scrollIntoView({ block: 'center', behavior: 'smooth' });
+    rcAmount.focus({ preventScroll: true });
+  }
+
+  // ----- 操作：批量预授信、贷后预警 -----
+
+  async function runAction(button, kind) {
+    const label = button.textContent;
+    button.disabled = true;
+    button.textContent = kind === 'batch' ? '正在批量预授信…' : '正在运行贷后预警…';
+    replace(outcome, loadingBlock(kind === 'batch' ? '正在经接入标准获取经销商名录与交易数据并逐户预授信…' : '正在获取核心企业最新账期数据并逐户比对…'));
+    const path = kind === 'batch' ? 'preapprovals' : 'monitoring';
+    try {
+      const r = await api(`/api/v1/console/supply/enterprises/${encodeURIComponent(selected)}/${path}`, { method: 'POST' });
+      replace(outcome, kind === 'batch' ? batchOutcome(r) : monitorOutcome(r));
+      toast(kind === 'batch' ? '批量预授信完成' : '贷后预警完成');
+      await loadDetail();
+    } catch (err) {
+      if (!err.redirecting) replace(outcome, problemBanner(err));
+    } finally {
+      button.disabled = false;
+      button.textContent = label;
+    }
+  }
+
+  function batchOutcome(b) {
+    const total = (Number(b.fetch_ms) || 0) + (Number(b.compute_ms) || 0) + (Number(b.store_ms) || 0);
+    return el(
+      'div',
+      { class: 'scf-outcome', dataset: { testid: 'supply-batch-result', id: b.id } },
+      el('p', { class: 'scf-outcome__title' }, `批量预授信完成：评估 ${fmtCount(b.distributors)} 户，预授信 ${fmtCount(b.offered)} 户（合计 ¥${yuan(b.total_limit)}），未通过 ${fmtCount(b.declined)} 户`),
+      el('p', { class: 'small' }, `数据账期 ${monthText(b.closed_month)} · 获取 ${fmtMs(b.fetch_ms)} · 计算 ${fmtMs(b.compute_ms)} · 写入 ${fmtMs(b.store_ms)}（合计 ${fmtMs(total)}）· 策略版本 ${b.policy_version}`),
+    );
+  }
+
+  function monitorOutcome(m) {
+    const acted = m.acted || [];
+    return el(
+      'div',
+      { class: 'scf-outcome', dataset: { testid: 'supply-monitor-result', lowered: String(m.lowered), frozen: String(m.frozen) } },
+      el(
+        'p',
+        { class: 'scf-outcome__title' },
+        m.checked
+          ? `贷后预警完成：依 ${monthText(m.closed_month)} 账期数据检查 ${fmtCount(m.checked)} 条额度，维持 ${fmtCount(m.kept)}，调减 ${fmtCount(m.lowered)}，冻结 ${fmtCount(m.frozen)}`
+          : '贷后预警完成：目前没有需要检查的额度',
+      ),
+      acted.length
+        ? el(
+          'ul',
+          {},
+          acted.map((a) => el('li', { dataset: { testid: 'supply-monitor-acted', uscc: a.uscc, action: a.action } }, `${a.distributor}（${a.uscc}）：${a.action === 'freeze' ? '冻结额度' : '调减额度'}${a.reason ? ` — ${a.reason}` : ''}`)),
+        )
+        : m.checked
+          ? el('p', { class: 'small' }, '本次没有新调减或冻结的额度。')
+          : null,
+    );
+  }
+
+  // ----- 渲染 -----
+
+  function enterpriseCard(e) {
+    const a = e.agreement;
+    const active = a && a.state === 'active';
+    let actions = null;
+    if (!readOnly) {
+      const batchBtn = el('button', { class: 'btn btn--primary', type: 'button', dataset: { testid: 'supply-preapprove' } }, '批量预授信');
+      const monitorBtn = el('button', { class: 'btn', type: 'button', dataset: { testid: 'supply-monitor' } }, '运行贷后预警');
+      batchBtn.addEventListener('click', () => runAction(batchBtn, 'batch'));
+      monitorBtn.addEventListener('click', () => runAction(monitorBtn, 'monitor'));
+      actions = el('div', { class: 'scf-actions' }, batchBtn, monitorBtn);
+    }
+    return el(
+      'article',
+      { class: 'card', 'aria-labelledby': 'scf-ent-title', dataset: { testid: 'supply-enterprise', id: e.id } },
+      el(
+        'div',
+        { class: 'card__header' },
+        el('h2', { id: 'scf-ent-title', class: 'card__title' }, e.name),
+        el('span', { class: active ? 'badge badge--ok' : 'badge badge--warn', dataset: { testid: 'supply-agreement-state' } }, a ? `协议${a.state_text}` : '未签协议'),
+      ),
+      el(
+        'dl',
+        { class: 'kv small scf-ent__facts' },
+        el('dt', {}, '统一社会信用代码'), el('dd', { class: 'mono' }, e.uscc),
+        el('dt', {}, '机构账号'), el('dd', { class: 'mono' }, e.institution),
+        agreementFacts(a),
+      ),
+      active
+        ? null
+        : problemBanner(
+          { detail: `${e.name}尚未签署或已撤回、已到期数据共享协议：本行不能获取其经销商数据，批量预授信与贷后预警将被拒绝。请联系${e.name}在机构工作台签署。`, code: a ? `agreement.${a.state}` : 'agreement.none' },
+          { variant: 'warn' },
+        ),
+      batchBlock(e.last_batch),
+      actions,
+    );
+  }
+
+  function distRow(d) {
+    const [stText, stCls] = DIST_STATUS[d.status] || [d.status, 'badge'];
+    let action = null;
+    if (d.line && !readOnly) {
+      action = el('button', { class: 'btn btn--s', type: 'button', dataset: { testid: 'supply-receipt-prefill', uscc: d.uscc } }, '回款入账');
+      action.addEventListener('click', () => prefillReceipt(d.uscc));
+    }
+    return el(
+      'tr',
+      { dataset: { testid: 'supply-row', uscc: d.uscc, outcome: d.outcome || '', lineStatus: d.line ? d.line.status : '' } },
+      el('td', {}, d.name, el('span', { class: 'sub mono' }, d.uscc)),
+      el('td', {}, d.city, el('span', { class: 'sub' }, TIER_LABELS[d.tier] || d.tier)),
+      el('td', { class: 'num' }, `${d.tenure_months} 个月`),
+      el('td', {}, el('span', { class: stCls }, stText)),
+      el('td', {}, offerCell(d)),
+      el('td', {}, lineCell(d.line)),
+      readOnly ? null : el('td', {}, action),
+    );
+  }
+
+  function renderPager(d) {
+    const pages = Math.max(1, Math.ceil((Number(d.total) || 0) / (Number(d.per_page) || SUPPLY_PER_PAGE)));
+    const prev = el('button', { class: 'btn btn--s', type: 'button', disabled: page <= 1, dataset: { testid: 'supply-prev' } }, '上一页');
+    const next = el('button', { class: 'btn btn--s', type: 'button', disabled: page >= pages, dataset: { testid: 'supply-next' } }, '下一页');
+    prev.addEventListener('click', () => {
+      page -= 1;
+      loadDetail();
+    });
+    next.addEventListener('click', () => {
+      page += 1;
+      loadDetail();
+    });
+    replace(
+      pager,
+      d.total ? [prev, el('span', { class: 'small muted', dataset: { testid: 'supply-page' } }, `第 ${page} / ${pages} 页 · 每页 ${d.per_page} 户`), next] : null,
+    );
+  }
+
+  function renderWarnings(list) {
+    replace(
+      warningsHost,
+      el(
+        'article',
+        { class: 'card', 'aria-labelledby': 'scf-warn-title', dataset: { testid: 'supply-warnings' } },
+        el('div', { class: 'card__header' }, el('h2', { id: 'scf-warn-title', class: 'card__title' }, '贷后预警记录'), el('span', { class: 'small muted' }, list.length ? `最近 ${fmtCount(list.length)} 条` : '')),
+        list.length
+          ? el(
+            'div',
+            { class: 'table-wrap' },
+            el(
+              'table',
+              { class: 'data-table scf-table' },
+              el('thead', {}, el('tr', {}, el('th', { scope: 'col' }, '时间（北京时间）'), el('th', { scope: 'col' }, '经销商'), el('th', { scope: 'col' }, '处置'), el('th', { scope: 'col' }, '数据账期'), el('th', { scope: 'col' }, '原因与预警信号'))),
+              el('tbody', {}, list.map(warningRow)),
+            ),
+          )
+          : el('div', { class: 'empty', dataset: { testid: 'supply-warnings-empty' } }, '暂无调减或冻结额度的预警。'),
+      ),
+    );
+  }
+
+  function render(d) {
+    replace(entHost, enterpriseCard(d.enterprise));
+    replace(statsHost, supplySummary(d.enterprise.summary || {}));
+    const rows = d.distributors || [];
+    replace(
+      tbody,
+      rows.length
+        ? rows.map(distRow)
+        : el('tr', {}, el('td', { colspan: readOnly ? '6' : '7' }, el('div', { class: 'empty', dataset: { testid: 'supply-empty' } }, query || filter !== 'all' ? '没有符合条件的经销商。' : '尚无经销商数据，请先批量预授信。'))),
+    );
+    count.textContent = `共 ${fmtCount(Number(d.total) || 0)} 户`;
+    renderPager(d);
+    renderWarnings(d.warnings || []);
+  }
+
+  function renderShell() {
+    shellReady = true;
+    replace(
+      receiptHost,
+      readOnly
+        ? null
+        : el(
+          'article',
+          { class: 'card', 'aria-labelledby': 'rc-title', dataset: { testid: 'supply-receipt-form' } },
+          el('h2', { id: 'rc-title', class: 'card__title' }, '销售回款入账'),
+          el('p', { class: 'small muted' }, '模拟本行支付系统的到账通知：经销商结算账户收到一笔销售回款，并按经销商设定的比例自动还款。同一流水号只入账一次。'),
+          receiptForm,
+        ),
+    );
+    replace(
+      host,
+      el(
+        'div',
+        { class: 'scf-console' },
+        pickerField,
+        entHost,
+        outcome,
+        statsHost,
+        detailProblem,
+        el(
+          'article',
+          { class: 'card', 'aria-labelledby': 'scf-dist-title', dataset: { testid: 'supply-distributors' } },
+          el('div', { class: 'card__header' }, el('h2', { id: 'scf-dist-title', class: 'card__title' }, '经销商'), count),
+          el('div', { class: 'scf-toolbar' }, el('div', { class: 'seg', role: 'group', 'aria-label': '按预授信与额度状态筛选' }, filterBtns), search),
+          el(
+            'div',
+            { class: 'table-wrap' },
+            el(
+              'table',
+              { class: 'data-table scf-table', dataset: { testid: 'supply-table' } },
+              el(
+                'thead',
+                {},
+                el(
+                  'tr',
+                  {},
+                  el('th', { scope: 'col' }, '经销商'),
+                  el('th', { scope: 'col' }, '地区 / 层级'),
+                  el('th', { scope: 'col' }, '合作'),
+                  el('th', { scope: 'col' }, '核心企业评价'),
+                  el('th', { scope: 'col' }, '预授信'),
+                  el('th', { scope: 'col' }, '额度'),
+                  readOnly ? null : el('th', { scope: 'col' }, el('span', { class: 'visually-hidden' }, '操作')),
+                ),
+              ),
+              tbody,
+            ),
+          ),
+          pager,
+        ),
+        warningsHost,
+        receiptHost,
+        readOnly ? el('p', { class: 'small muted' }, '审计人员只读：批量预授信、贷后预警与回款入账由银行运营人员办理。') : null,
+      ),
+    );
+  }
+
+  function renderPicker() {
+    pickerField.hidden = enterprises.length < 2;
+    replace(picker, enterprises.map((e) => el('option', { value: e.id, selected: e.id === selected }, e.name)));
+  }
+
+  function renderOnboarding() {
+    shellReady = false;
+    if (readOnly) {
+      replace(host, el('div', { class: 'card' }, el('div', { class: 'empty', dataset: { testid: 'supply-none' } }, '尚未准入任何核心企业。')));
+      return;
+    }
+    const name = el('input', { id: 'ob-name', class: 'input', value: DEMO_ENTERPRISE.name, maxlength: '100', dataset: { testid: 'supply-onboard-name' } });
+    const uscc = el('input', { id: 'ob-uscc', class: 'input mono', value: DEMO_ENTERPRISE.uscc, maxlength: '18', spellcheck: 'false', dataset: { testid: 'supply-onboard-uscc' } });
+    const institution = el('select', { id: 'ob-institution', class: 'select', dataset: { testid: 'supply-onboard-institution' } }, CORE_INSTITUTIONS.map(([v, t]) => el('option', { value: v }, t)));
+    const subsystem = el('input', { id: 'ob-subsystem', class: 'input mono', value: DEMO_ENTERPRISE.subsystem, spellcheck: 'false', 'aria-describedby': 'ob-subsystem-hint', dataset: { testid: 'supply-onboard-subsystem' } });
+    const problem = el('div', { class: 'scf-form__wide' });
+    const submit = el('button', { class: 'btn btn--primary', type: 'submit', dataset: { testid: 'supply-onboard-submit' } }, '准入');
+    const form = el(
+      'form',
+      { class: 'scf-form', novalidate: true, 'aria-labelledby': 'ob-title' },
+      el('div', { class: 'field' }, el('label', { class: 'field__label', for: 'ob-name' }, '企业名称'), name),
+      el('div', { class: 'field' }, el('label', { class: 'field__label', for: 'ob-uscc' }, '统一社会信用代码'), uscc),
+      el('div', { class: 'field' }, el('label', { class: 'field__label', for: 'ob-institution' }, '企业员工的机构账号'), institution),
+      el(
+        'div',
+        { class: 'field scf-form__wide' },
+        el('label', { class: 'field__label', for: 'ob-subsystem' }, '企业系统（接入标准登记簿）'),
+        subsystem,
+        el('p', { id: 'ob-subsystem-hint', class: 'field__hint' }, '提供经销商名录、交易与订单数据的企业系统编号，如 A集团经销商管理系统 CN-CD/COM/a-group/distribution。'),
+      ),
+      problem,
+      el('div', { class: 'scf-form__actions' }, submit),
+    );
+    form.addEventListener('submit', async (e) => {
+      e.preventDefault();
+      submit.disabled = true;
+      submit.textContent = '正在准入…';
+      replace(problem);
+      try {
+        await api('/api/v1/console/supply/enterprises', {
+          method: 'POST',
+          body: { name: name.value.trim(), uscc: uscc.value.trim().toUpperCase(), institution: institution.value, subsystem: subsystem.value.trim() },
+        });
+        toast('核心企业已准入');
+        started = reload();
+      } catch (err) {
+        submit.disabled = false;
+        submit.textContent = '准入';
+        if (!err.redirecting) replace(problem, problemBanner(err));
+      }
+    });
+    replace(
+      host,
+      el(
+        'article',
+        { class: 'card', 'aria-labelledby': 'ob-title', dataset: { testid: 'supply-onboard' } },
+        el('h2', { id: 'ob-title', class: 'card__title' }, '核心企业准入'),
+        el('p', { class: 'small muted' }, '尚未准入任何核心企业。准入后，由核心企业在机构工作台签署数据共享协议，本行方可获取其经销商数据开展批量预授信。'),
+        form,
+      ),
+    );
+  }
+
+  async function loadDetail() {
+    if (!selected) return;
+    const mine = ++seq;
+    const p = new URLSearchParams({ view: filter, page: String(page), per_page: String(SUPPLY_PER_PAGE) });
+    if (query) p.set('q', query);
+    tbody.setAttribute('aria-busy', 'true');
+    try {
+      const d = await api(`/api/v1/console/supply/enterprises/${encodeURIComponent(selected)}?${p}`);
+      if (mine !== seq) return;
+      const pages = Math.max(1, Math.ceil((Number(d.total) || 0) / (Number(d.per_page) || SUPPLY_PER_PAGE)));
+      if (page > pages) {
+        page = pages;
+        await loadDetail();
+        return;
+      }
+      replace(detailProblem);
+      render(d);
+      updatedNode.textContent = `最后更新：${timeFmt.format(new Date())}`;
+    } catch (err) {
+      if (mine !== seq || err.redirecting) return;
+      if (err.status === 403) {
+        shellReady = false;
+        replace(host, denied(err, 'supply-denied', '供应链融资仅限银行运营人员、审计人员与系统管理员查看。'));
+        return;
+      }
+      replace(detailProblem, problemBanner(err, { onRetry: () => loadDetail() }));
+    } finally {
+      if (mine === seq) tbody.removeAttribute('aria-busy');
+    }
+  }
+
+  async function reload() {
+    refreshBtn.disabled = true;
+    try {
+      try {
+        enterprises = (await api('/api/v1/console/supply/enterprises')) || [];
+      } catch (err) {
+        if (err.redirecting) return;
+        shellReady = false;
+        if (err.status === 403) replace(host, denied(err, 'supply-denied', '供应链融资仅限银行运营人员、审计人员与系统管理员查看。'));
+        else replace(host, problemBanner(err, { onRetry: () => { started = reload(); } }));
+        return;
+      }
+      if (!enterprises.length) {
+        selected = null;
+        renderOnboarding();
+        return;
+      }
+      if (!selected || !enterprises.some((e) => e.id === selected)) selected = enterprises[0].id;
+      if (!shellReady) renderShell();
+      renderPicker();
+      await loadDetail();
+    } finally {
+      refreshBtn.disabled = false;
+    }
+  }
+
+  refreshBtn.addEventListener('click', () => {
+    replace(outcome);
+    started = reload();
+  });
+
+  return {
+    show() {
+      if (!started) {
+        replace(host, loadingBlock());
+        started = reload();
+      }
+      return started;
+    },
+  };
+}
+
 // ---------- 刷新 ----------
 
 async function refreshStatus(root) {
@@ -1631,17 +2332,23 @@ boot(async (me, root) => {
   );
   const assistant = assistantView(root.querySelector('[data-view="assistant"]'));
   const antibot = antibotView(root.querySelector('[data-antibot="body"]'));
+  const supply = supplyView(root.querySelector('[data-supply="body"]'), {
+    readOnly: me.role === 'auditor',
+    updatedNode: root.querySelector('[data-testid="supply-updated"]'),
+    refreshBtn: root.querySelector('[data-testid="supply-refresh"]'),
+  });
   const onShow = (name) => {
     if (name !== 'antibot') antibot.hide();
     if (name === 'antibot') return antibot.show();
     if (name === 'assistant') return assistant.show(window.location.hash.replace(/^#/, ''));
     if (name === 'audit') return audit.show();
     if (name === 'review') return review.show();
+    if (name === 'supply') return supply.show();
     return undefined;
   };
   const initial = showView(root, { onShow });
   window.addEventListener('hashchange', () => showView(root, { focus: true, onShow }));
   root.querySelector('[data-testid="refresh-status"]').addEventListener('click', () => refreshStatus(root));
-  // 等首轮状态检查（以及直接打开 #audit、#review、#antibot 时的首屏数据）完成再标记 page-ready，测试拿到的就是最终状态
+  // 等首轮状态检查（以及直接打开 #audit、#review、#supply、#antibot 时的首屏数据）完成再标记 page-ready，测试拿到的就是最终状态
   await Promise.all([refreshStatus(root), initial]);
 });

@@ -8,11 +8,17 @@
 //
 // 扫码部分自成一节 <section data-section="scan">；用人单位另有一节 <section data-section="staff">
 // （本单位职工参保情况，见 staff.js）。
+// 核心企业（机构代码 inst-agroup，如 A集团）的页面不同：只有一节 <section data-section="supply">
+// （数据共享协议与经销商用信情况，见 agroup.js），不显示扫码核验与职工参保。
 
 import { boot } from './shell.js';
 import { api } from './api.js';
 import { el, replace, problemBanner } from './dom.js';
 import { mountStaff } from './staff.js';
+import { mountSupply } from './agroup.js';
+
+/** 核心企业（供应链融资）的机构代码。 */
+const CORE_ENTERPRISES = new Set(['inst-agroup']);
 
 /** 内存中最多保留的核验记录条数。 */
 const HISTORY_MAX = 50;
@@ -209,6 +215,21 @@ let desk = null;
 const me = await boot(async (me, root) => {
   const dept = me.department && me.department.name;
   const desc = root.querySelector('[data-institution="desc"]');
+  if (CORE_ENTERPRISES.has(me.department && me.department.code)) {
+    // 核心企业：供应链融资工作台
+    root.querySelector('[data-institution="title"]').textContent = '供应链融资';
+    root.querySelector('[data-institution="title"]').id = 'supply-title';
+    document.title = '便民服务 · 供应链融资';
+    if (desc) {
+      replace(desc, '管理贵司与本行的数据共享协议，查看经销商使用供应链融资额度、向贵司支付订货款的情况。');
+      if (dept) desc.prepend(el('strong', { class: 'desk-head__org', dataset: { testid: 'institution-name' } }, dept), el('br'));
+    }
+    root.querySelector('[data-section="scan"]').remove();
+    root.querySelector('[data-section="staff"]').remove();
+    await mountSupply(root.querySelector('[data-section="supply"]'));
+    return;
+  }
+  root.querySelector('[data-section="supply"]')?.remove();
   if (dept && desc) desc.prepend(el('strong', { class: 'desk-head__org', dataset: { testid: 'institution-name' } }, dept), el('br'));
   const section = root.querySelector('[data-section="scan"]');
   desk = scanDesk(section.querySelector('[data-scan="main"]'), section.querySelector('[data-scan="side"]'));

@@ -39,6 +39,8 @@ pub mod kinds {
     pub const TAX_INVOICES: &str = "tax.invoices";
     /// 涉诉与执行信息.
     pub const COURT_CASES: &str = "court.cases";
+    /// 核心企业登记的名下经销商.
+    pub const ENTERPRISE_DISTRIBUTORS: &str = "enterprise.distributors";
     /// 向核心企业的订货记录.
     pub const ENTERPRISE_ORDERS: &str = "enterprise.orders";
     /// 向核心企业的回款记录.
@@ -61,6 +63,7 @@ pub mod kinds {
         (TAX_INCOME, "个人所得税纳税记录"),
         (TAX_INVOICES, "发票记录"),
         (COURT_CASES, "涉诉与执行信息"),
+        (ENTERPRISE_DISTRIBUTORS, "核心企业登记的名下经销商"),
         (ENTERPRISE_ORDERS, "向核心企业的订货记录"),
         (ENTERPRISE_PAYMENTS, "向核心企业的回款记录"),
         (IDENTITY_VERIFY, "身份信息核验"),
@@ -102,7 +105,8 @@ pub enum Purpose {
     LoanUnderwriting,
     /// 征信查询（贷款审批）: the PBoC credit report, alone.
     LoanCreditReport,
-    /// 供应链融资: a distributor's trade with its core enterprise, invoices, litigation.
+    /// 供应链融资: a distributor owner's real-name check, A集团's confirmation of ownership,
+    /// and litigation (the credit report under `LoanCreditReport`).
     ScfDistributor,
 }
 
@@ -158,13 +162,11 @@ impl Purpose {
                 COURT_CASES,
             ],
             Purpose::LoanCreditReport => &[CREDIT_REPORT],
-            Purpose::ScfDistributor => &[
-                IDENTITY_VERIFY,
-                ENTERPRISE_ORDERS,
-                ENTERPRISE_PAYMENTS,
-                TAX_INVOICES,
-                COURT_CASES,
-            ],
+            // The owner's real-name check, A集团's confirmation that they own the distributor,
+            // and their court records; the credit report is asked for separately
+            // (`LoanCreditReport`), and the distributor's trade comes from A集团 under its own
+            // data-sharing agreement with the bank.
+            Purpose::ScfDistributor => &[IDENTITY_VERIFY, ENTERPRISE_DISTRIBUTORS, COURT_CASES],
         }
     }
 

@@ -7,7 +7,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::middleware::{from_fn, from_fn_with_state};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use bianmin_consent::ConsentLedger;
 use bianmin_core::{Clock, SharedClock};
 use bianmin_crypto::{LocalKeyring, Sm2VerifyingKey};
@@ -32,7 +32,7 @@ use crate::config::Config;
 use crate::http::middleware::{self as mw, REQUEST_ID_HEADER};
 use crate::{
     assistant, audit, cockpit, consents, devices, hall, hpf, institution, lending, openapi, ops,
-    people, sscard, traffic, web,
+    people, sscard, supply, traffic, web,
 };
 
 /// Key id of the platform key that signs 电子社保卡 QR codes.
@@ -505,6 +505,58 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/v1/console/loan/applications/{id}/replay",
             get(lending::review::replay),
+        )
+        .route("/api/v1/me/supply", get(supply::offer::mine))
+        .route(
+            "/api/v1/me/supply/{uscc}/accept",
+            post(supply::offer::accept),
+        )
+        .route("/api/v1/me/supply/{uscc}/line", get(supply::line::get_line))
+        .route("/api/v1/me/supply/{uscc}/orders", get(supply::line::orders))
+        .route("/api/v1/me/supply/{uscc}/draws", post(supply::line::draw))
+        .route(
+            "/api/v1/me/supply/{uscc}/repayments",
+            post(supply::line::repay),
+        )
+        .route(
+            "/api/v1/me/supply/{uscc}/sweep",
+            put(supply::line::set_sweep),
+        )
+        .route(
+            "/api/v1/me/supply/{uscc}/contract",
+            get(supply::offer::contract),
+        )
+        .route(
+            "/api/v1/console/supply/enterprises",
+            get(supply::enterprise::list).post(supply::enterprise::onboard),
+        )
+        .route(
+            "/api/v1/console/supply/enterprises/{id}",
+            get(supply::enterprise::detail),
+        )
+        .route(
+            "/api/v1/console/supply/enterprises/{id}/preapprovals",
+            post(supply::enterprise::preapprove),
+        )
+        .route(
+            "/api/v1/console/supply/enterprises/{id}/monitoring",
+            post(supply::monitor::monitor),
+        )
+        .route(
+            "/api/v1/console/supply/receipts",
+            post(supply::line::receipt),
+        )
+        .route(
+            "/api/v1/institution/supply",
+            get(supply::enterprise::institution_view),
+        )
+        .route(
+            "/api/v1/institution/supply/agreement",
+            post(supply::enterprise::sign_agreement),
+        )
+        .route(
+            "/api/v1/institution/supply/agreement/revoke",
+            post(supply::enterprise::revoke_agreement),
         )
         .route("/api/v1/me/hpf/account", get(hpf::my_account))
         .route("/api/v1/me/hpf/deposits", get(hpf::my_deposits))

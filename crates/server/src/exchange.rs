@@ -89,7 +89,8 @@ pub async fn start_govsim(
     clock: SharedClock,
 ) -> anyhow::Result<RunningGovSim> {
     let mut simulated = config.govsim.clone();
-    let population = Population::new(simulated.seed, simulated.size);
+    let population =
+        Population::with_distributors(simulated.seed, simulated.size, simulated.distributors);
     for resident in crate::auth::personas::simulated_residents(&population) {
         if !simulated
             .residents

@@ -27,6 +27,7 @@ pub mod ops;
 pub mod people;
 pub mod signing;
 pub mod sscard;
+pub mod supply;
 pub mod traffic;
 pub mod usage;
 pub mod web;

@@ -602,6 +602,11 @@ async fn run(config: Config, demo: Option<Option<(u32, f64)>>) -> anyhow::Result
     if let Some(Some((days, scale))) = demo {
         load_history(&state, days, scale).await?;
     }
+    if demo.is_some() {
+        bianmin_server::supply::demo::seed(&state)
+            .await
+            .map_err(|error| anyhow::anyhow!("cannot set up the supply-chain demo: {error:?}"))?;
+    }
     tracing::info!(%address, database = state.store().backend().name(), "listening");
     if demo.is_some() {
         print_demo_banner(address);
@@ -650,6 +655,7 @@ fn print_demo_banner(address: SocketAddr) {
     println!("  登录 Sign in       {base}/");
     println!("  市民 H5 Citizen    {base}/citizen/");
     println!("  驾驶舱 Cockpit     {base}/cockpit/");
+    println!("  机构工作台 B-end   {base}/institution/");
     println!("  银行控制台 Console {base}/console/");
     println!("  API 文档 API docs  {base}/api/docs");
     println!("\nDemo identities (click one on the sign-in page):");

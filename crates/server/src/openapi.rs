@@ -7,7 +7,7 @@ use crate::auth::{self, Department, PrincipalView, Role};
 use crate::http::problem::Problem;
 use crate::{
     antibot, assistant, audit, cockpit, consents, exchange, hall, hpf, institution, lending, ops,
-    people, sscard, traffic,
+    people, sscard, supply, traffic,
 };
 
 /// Every documented endpoint and schema.
@@ -35,6 +35,12 @@ use crate::{
         assistant::followup::inbox, assistant::followup::read, assistant::followup::answer_survey,
         assistant::kb::list, assistant::kb::detail, assistant::kb::create, assistant::kb::update,
         assistant::kb::delete, assistant::insights::insights, cockpit::query, cockpit::live,
+        supply::offer::mine, supply::offer::accept, supply::line::get_line, supply::line::orders,
+        supply::line::draw, supply::line::repay, supply::line::set_sweep, supply::offer::contract,
+        supply::line::receipt, supply::enterprise::onboard, supply::enterprise::list,
+        supply::enterprise::detail, supply::enterprise::preapprove, supply::monitor::monitor,
+        supply::enterprise::institution_view, supply::enterprise::sign_agreement,
+        supply::enterprise::revoke_agreement,
     ),
     components(schemas(Problem, Role, Department, PrincipalView)),
     tags(
@@ -47,6 +53,7 @@ use crate::{
         (name = "consents", description = "我的授权：查看、同意、拒绝、撤回；每次使用均有记录"),
         (name = "institutions", description = "机构端（医院、药店、用人单位）"),
         (name = "lending", description = "闪电贷：申请、授权、审批、人工复核、合同签署、随借随还"),
+        (name = "supply", description = "供应链融资：核心企业数据共享协议、经销商批量预授信、一键接受、受托支付、销售回款自动还款、贷后预警"),
         (name = "services", description = "便民服务（经统一接入标准、凭授权向政务部门查询）"),
     ),
 )]

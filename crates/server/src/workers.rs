@@ -156,6 +156,39 @@ pub fn spawn(state: AppState) -> Vec<JoinHandle<()>> {
             }
         }))
     };
+    // 供应链融资: accrue the lines, run the early warnings, retry unconfirmed entrusted payments.
+    let supply = {
+        let supplying = state.clone();
+        tokio::spawn(daily(state.clone(), move |today| {
+            let state = supplying.clone();
+            async move {
+                let accrued = crate::supply::line::accrue_all(&state, today).await;
+                let payments = crate::supply::line::confirm_pending(&state).await;
+                let monitored = if state.gateway().is_some() {
+                    crate::supply::monitor::run_all(&state).await.map(Some)
+                } else {
+                    Ok(None)
+                };
+                match (accrued, payments, monitored) {
+                    (Ok(lines), Ok(confirmed), Ok(acted)) => {
+                        if lines + confirmed > 0 || acted.unwrap_or(0) > 0 {
+                            tracing::info!(lines, confirmed, ?acted, "supply-chain nightly run");
+                        }
+                        true
+                    }
+                    (accrued, payments, monitored) => {
+                        tracing::warn!(
+                            ?accrued,
+                            ?payments,
+                            ?monitored,
+                            "supply-chain nightly run failed"
+                        );
+                        false
+                    }
+                }
+            }
+        }))
+    };
     let notifier = tokio::spawn(async move {
         let Some(traffic) = state.traffic().cloned() else {
             return;
@@ -184,6 +217,7 @@ pub fn spawn(state: AppState) -> Vec<JoinHandle<()>> {
         followups,
         insight,
         escalation_purge,
+        supply,
         notifier,
     ];
     handles.extend(log_purge);

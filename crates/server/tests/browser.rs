@@ -2082,3 +2082,313 @@ async fn citizen_pages_work_with_signed_requests() {
     common::assert_problem(response, 401, "signature.required").await;
     client.close().await.unwrap();
 }
+
+/// A集团 onboarded by the bank, its agreement signed by its staff and all its distributors
+/// pre-approved, over the API; returns the enterprise id and the operator's token.
+async fn supply_programme(app: &common::TestApp) -> (String, String) {
+    let operator = app.login("operator-liu").await;
+    let response = app
+        .post_as(
+            "/api/v1/console/supply/enterprises",
+            &operator,
+            &serde_json::json!({
+                "name": "A集团",
+                "uscc": "91510100MA62Q8TY3B",
+                "institution": "inst-agroup",
+                "subsystem": bianmin_govsim::agencies::Agency::AGroup.subsystem_id(),
+            }),
+        )
+        .await;
+    assert_eq!(response.status(), 201);
+    let id = response.json::<serde_json::Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let staff = app.login("institution-agroup").await;
+    let response = app
+        .post_as(
+            "/api/v1/institution/supply/agreement",
+            &staff,
+            &serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(response.status(), 201);
+    let response = app
+        .post_as(
+            &format!("/api/v1/console/supply/enterprises/{id}/preapprovals"),
+            &operator,
+            &serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(response.status(), 201);
+    (id, operator)
+}
+
+/// Scrolls the element matching `css` to the middle of the screen (clear of the floating
+/// assistant button) and clicks it.
+async fn click_centred(client: &Client, css: &str) {
+    let element = wait_for(client, css).await;
+    client
+        .execute(
+            "arguments[0].scrollIntoView({block: 'center'});",
+            vec![serde_json::to_value(&element).unwrap()],
+        )
+        .await
+        .unwrap();
+    element.click().await.unwrap();
+}
+
+/// Clicks 查看授权内容 and 同意授权 in the consent prompt for `purpose` on the supply page.
+async fn approve_supply_consent(client: &Client, purpose: &str) {
+    let scope = format!("[data-testid='supply-consent'][data-purpose='{purpose}']");
+    click(client, &format!("{scope} [data-testid='consent-start']")).await;
+    wait_for(
+        client,
+        &format!("{scope} [data-testid='consent-prompt'][data-state='terms']"),
+    )
+    .await;
+    click(client, &format!("{scope} [data-testid='consent-approve']")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_distributor_accepts_an_offer_pays_an_order_and_repays_in_the_h5_pages() {
+    let Some(driver) = start_driver().await else {
+        return;
+    };
+    let app = common::spawn_app_with(|c| c.exchange.govsim = true).await;
+    let (_, operator) = supply_programme(&app).await;
+    let client = browser(&driver).await;
+    client.set_window_size(390, 844).await.unwrap();
+    sign_in(&client, &app, "enterprise-chen").await;
+    click(&client, "[data-testid='tile-supply']").await;
+
+    // The owner's consent, then his distributors with their offers.
+    wait_for(&client, "[data-testid='supply-body'][data-state='consent']").await;
+    approve_supply_consent(&client, "SCF_DISTRIBUTOR").await;
+    let offer = "[data-testid='supply-offer'][data-stage='offered']";
+    wait_for(&client, offer).await;
+    let apr = text_of(&client, &format!("{offer} [data-testid='offer-apr']")).await;
+    assert!(apr.contains('%'), "{apr}");
+    let sizes = client
+        .execute(
+            "const card = document.querySelector(\"[data-testid='supply-offer']\"); \
+             const size = (id) => parseFloat(getComputedStyle(card.querySelector(`[data-testid='${id}']`)).fontSize); \
+             return [size('offer-apr'), size('offer-daily-rate')];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(
+        sizes[0].as_f64().unwrap() > sizes[1].as_f64().unwrap(),
+        "the APR is the prominent rate: {sizes:?}"
+    );
+    assert!(
+        text_of(&client, &format!("{offer} [data-testid='supply-purpose']"))
+            .await
+            .contains("A集团")
+    );
+    save_screenshot(&client, "supply-offer.png").await;
+
+    // One tap; the credit report asks for its own consent, then the steps run to the line.
+    click_centred(&client, &format!("{offer} [data-testid='supply-accept']")).await;
+    approve_supply_consent(&client, "LOAN_CREDIT_REPORT").await;
+    for step in [
+        "ownership",
+        "identity",
+        "credit",
+        "court",
+        "decision",
+        "line",
+    ] {
+        wait_for(
+            &client,
+            &format!("[data-testid='accept-step'][data-step='{step}'][data-state='done']"),
+        )
+        .await;
+    }
+    save_screenshot(&client, "supply-accepted.png").await;
+    wait_for(&client, "[data-testid='supply-line']").await;
+
+    // Sales receipts reach the settlement account (the bank's payment system).
+    let chen = app.login("enterprise-chen").await;
+    let mine: serde_json::Value = app
+        .get_as("/api/v1/me/supply", &chen)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let uscc = mine["distributors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["stage"] == "line")
+        .unwrap()["uscc"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let response = app
+        .post_as(
+            "/api/v1/console/supply/receipts",
+            &operator,
+            &serde_json::json!({ "uscc": uscc, "amount": "60000.00", "reference": "BROWSER-PAY-1" }),
+        )
+        .await;
+    assert_eq!(response.status(), 201);
+    client
+        .goto(&app.url(&format!("/citizen/supply/?uscc={uscc}")))
+        .await
+        .unwrap();
+    wait_for(&client, "[data-testid='supply-line']").await;
+
+    // Pay A集团's first open order with the line.
+    click_centred(&client, "[data-testid='supply-pay-order']").await;
+    wait_for(&client, "[data-testid='supply-draw-sheet']").await;
+    click_centred(&client, "[data-testid='supply-draw-confirm']").await;
+    let result = wait_for(
+        &client,
+        "[data-testid='supply-result'][data-kind='draw'][data-payment-state='confirmed']",
+    )
+    .await;
+    let receipt_no = result.attr("data-receipt-no").await.unwrap().unwrap();
+    assert!(receipt_no.starts_with("RC"), "{receipt_no}");
+    let principal = wait_for(&client, "[data-testid='supply-principal']")
+        .await
+        .attr("data-amount")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(fen(&principal) > 0, "{principal}");
+    save_screenshot(&client, "supply-paid-order.png").await;
+
+    // Everything off, from the settlement account.
+    click_centred(&client, "[data-testid='supply-repay-payoff']").await;
+    wait_for(
+        &client,
+        "[data-testid='supply-result'][data-kind='repayment']",
+    )
+    .await;
+    client
+        .wait()
+        .at_most(Duration::from_secs(15))
+        .for_element(Locator::Css("[data-testid='supply-settled']"))
+        .await
+        .expect("the line shows it is settled");
+    let line: serde_json::Value = app
+        .get_as(&format!("/api/v1/me/supply/{uscc}/line"), &chen)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(line["principal"], "0.00");
+    save_screenshot(&client, "supply-repaid.png").await;
+
+    sign_out(&client).await;
+    client.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frozen_line_shows_its_reason_to_the_owner_the_bank_and_the_enterprise() {
+    let Some(driver) = start_driver().await else {
+        return;
+    };
+    let app = common::spawn_app_with(|c| c.exchange.govsim = true).await;
+    let (id, operator) = supply_programme(&app).await;
+    // 赵敏 accepts and pays an order over the API; then her business slips.
+    let zhao = app.login("enterprise-zhao").await;
+    app.grant(&zhao, "SCF_DISTRIBUTOR").await;
+    app.grant(&zhao, "LOAN_CREDIT_REPORT").await;
+    let mine: serde_json::Value = app
+        .get_as("/api/v1/me/supply", &zhao)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let offered = mine["distributors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["stage"] == "offered")
+        .unwrap()
+        .clone();
+    let uscc = offered["uscc"].as_str().unwrap().to_owned();
+    let response = app
+        .post_as(
+            &format!("/api/v1/me/supply/{uscc}/accept"),
+            &zhao,
+            &serde_json::json!({ "contract_sm3": offered["offer"]["contract"]["sm3"] }),
+        )
+        .await;
+    assert_eq!(response.status(), 201);
+    app.state
+        .exchange()
+        .unwrap()
+        .govsim
+        .as_ref()
+        .unwrap()
+        .advance_books(5);
+    let response = app
+        .post_as(
+            &format!("/api/v1/console/supply/enterprises/{id}/monitoring"),
+            &operator,
+            &serde_json::json!({}),
+        )
+        .await;
+    let summary: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(summary["frozen"], 1, "{summary}");
+    let reason = summary["acted"][0]["reason"].as_str().unwrap().to_owned();
+
+    // She sees the freeze and why.
+    let client = browser(&driver).await;
+    client.set_window_size(390, 844).await.unwrap();
+    sign_in(&client, &app, "enterprise-zhao").await;
+    client
+        .goto(&app.url(&format!("/citizen/supply/?uscc={uscc}")))
+        .await
+        .unwrap();
+    wait_for(
+        &client,
+        "[data-testid='supply-line-alert'][data-status='frozen']",
+    )
+    .await;
+    let shown = text_of(&client, "[data-testid='supply-status-reason']").await;
+    assert!(
+        shown.contains(reason.split('；').next().unwrap()),
+        "{shown}"
+    );
+    wait_for(
+        &client,
+        "[data-testid='supply-signal'][data-severity='freeze']",
+    )
+    .await;
+    save_screenshot(&client, "supply-frozen.png").await;
+    sign_out(&client).await;
+
+    // The bank console lists it among the warned lines, with the warning.
+    client.set_window_size(1440, 900).await.unwrap();
+    sign_in(&client, &app, "operator-liu").await;
+    client.goto(&app.url("/console/#supply")).await.unwrap();
+    click(&client, "[data-testid='supply-filter'][data-view='warned']").await;
+    wait_for(
+        &client,
+        &format!("[data-testid='supply-row'][data-uscc='{uscc}'][data-line-status='frozen']"),
+    )
+    .await;
+    wait_for(&client, "[data-testid='supply-warning-row']").await;
+    save_screenshot(&client, "console-supply.png").await;
+    sign_out(&client).await;
+
+    // A集团 sees the status of its distributor's line, and no owner.
+    sign_in(&client, &app, "institution-agroup").await;
+    wait_for(
+        &client,
+        "[data-testid='agroup-agreement'][data-state='active']",
+    )
+    .await;
+    let row = wait_for(&client, "[data-testid='agroup-usage-row']").await;
+    let text = row.text().await.unwrap();
+    assert!(text.contains("冻结"), "{text}");
+    assert!(!text.contains("赵"), "{text}");
+    save_screenshot(&client, "institution-agroup.png").await;
+    sign_out(&client).await;
+    client.close().await.unwrap();
+}

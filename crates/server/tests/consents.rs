@@ -251,18 +251,6 @@ async fn purposes_outside_the_offer_are_refused_clearly() {
         "consent.unknown_purpose",
     )
     .await;
-    // The credit report is asked for by the loan journey, never from here.
-    assert_problem(
-        app.post_as(
-            "/api/v1/me/consents",
-            &zhang,
-            &json!({ "purpose": "SCF_DISTRIBUTOR" }),
-        )
-        .await,
-        422,
-        "consent.purpose_not_offered",
-    )
-    .await;
     assert_problem(
         app.post_as("/api/v1/me/consents", &zhang, &json!({})).await,
         422,

@@ -102,6 +102,16 @@ pub const SERVICES: &[ServiceEntry] = &[
         href: Some("/citizen/loan/"),
     },
     ServiceEntry {
+        code: "supply",
+        name: "供应链融资",
+        summary: "A集团下游经销商凭经营数据获得预授信额度，随借随还，专款支付订货款",
+        department: "本行",
+        purpose: Some("SCF_DISTRIBUTOR"),
+        status: Status::Live,
+        availability: Availability::Everywhere,
+        href: Some("/citizen/supply/"),
+    },
+    ServiceEntry {
         code: "assistant",
         name: "智能客服",
         summary: "政策与业务规则问答，7×24 小时",

@@ -140,7 +140,7 @@ pub fn department(code: &str) -> Option<Department> {
 
 /// The institutions of the demo (B-end): their staff sign in with role
 /// [`Role::Institution`] and the institution as their "department". Fictional names.
-pub const INSTITUTIONS: [Department; 3] = [
+pub const INSTITUTIONS: [Department; 4] = [
     Department {
         code: "inst-hospital",
         name: "成都市第一人民医院（示例）",
@@ -153,6 +153,10 @@ pub const INSTITUTIONS: [Department; 3] = [
         code: "inst-employer",
         name: "用人单位（示例）",
     },
+    Department {
+        code: "inst-agroup",
+        name: "A集团（核心企业）",
+    },
 ];
 
 /// What kind of institution a principal works for.
@@ -164,6 +168,9 @@ pub enum InstitutionKind {
     Pharmacy,
     /// An employer: sees its own employees' contribution status.
     Employer,
+    /// A core enterprise of supply-chain finance: grants its data-sharing agreement and sees
+    /// its distributors' use of their lines (never their owners' personal data).
+    CoreEnterprise,
 }
 
 /// The kind of the institution with this code.
@@ -172,6 +179,7 @@ pub fn institution_kind(code: &str) -> Option<InstitutionKind> {
         "inst-hospital" => Some(InstitutionKind::Hospital),
         "inst-pharmacy" => Some(InstitutionKind::Pharmacy),
         "inst-employer" => Some(InstitutionKind::Employer),
+        "inst-agroup" => Some(InstitutionKind::CoreEnterprise),
         _ => None,
     }
 }

@@ -60,7 +60,7 @@ const fn staff(
 }
 
 /// Every demo persona.
-pub const PERSONAS: [Persona; 13] = [
+pub const PERSONAS: [Persona; 15] = [
     Persona {
         id: "citizen-zhang",
         role: Role::Citizen,
@@ -86,7 +86,16 @@ pub const PERSONAS: [Persona; 13] = [
         department: None,
         resident_id_17: Some("51010619800215005"),
         phone: Some("13700000003"),
-        description: "A集团下游经销商（小微企业主）",
+        description: "A集团下游经销商（小微企业主），经营稳健，可接受预授信额度、支付订货款并还款",
+    },
+    Persona {
+        id: "enterprise-zhao",
+        role: Role::Enterprise,
+        name: "赵敏",
+        department: None,
+        resident_id_17: Some("51010819960923004"),
+        phone: Some("13700000004"),
+        description: "A集团下游经销商（小微企业主），近期订货下滑、回款变慢，额度被预警冻结",
     },
     staff(
         "institution-hospital",
@@ -108,6 +117,13 @@ pub const PERSONAS: [Persona; 13] = [
         "郑凯",
         Some("inst-employer"),
         "用人单位人事专员，查看本单位职工参保缴费情况（张伟的单位）",
+    ),
+    staff(
+        "institution-agroup",
+        Role::Institution,
+        "冯涛",
+        Some("inst-agroup"),
+        "A集团供应链金融专员：签署数据共享协议，查看经销商用信情况",
     ),
     staff(
         "officer-hpf",
@@ -295,8 +311,13 @@ fn fits(persona: &str, id: &ResidentId, p: &SyntheticPerson) -> bool {
         }
         // Flexible work: a sealed provident-fund account, no car.
         "citizen-li" => hpf == Some(HousingFundStatus::Sealed) && p.traffic.vehicles.is_empty(),
-        // Owns one of A集团's distributors.
-        "enterprise-chen" => p.employment.distributor.is_some(),
+        // Owns one of A集团's distributors, with a clean court record and no debt past due.
+        "enterprise-chen" | "enterprise-zhao" => {
+            p.employment.distributor.is_some()
+                && !p.court.is_dishonest()
+                && p.credit.overdue_days == 0
+                && p.credit.worst_status() <= 1
+        }
         _ => true,
     }
 }
@@ -319,6 +340,23 @@ fn decision_of(
         bianmin_govsim::records::DateRange::ALL,
     );
     decide(&application, &records, &lending.context()).ok()
+}
+
+/// Whether generated person `index` owns distributors of A集团, every one of which is active
+/// and satisfies `good`.
+fn owns(
+    population: &Population,
+    index: u32,
+    good: impl Fn(&bianmin_govsim::enterprise::Distributor) -> bool,
+) -> bool {
+    let group = population.group();
+    let owned = group.owned_by(index);
+    !owned.is_empty()
+        && owned.iter().all(|&n| {
+            group.distributor(n).is_some_and(|d| {
+                d.status() == bianmin_govsim::enterprise::DistributorStatus::Active && good(d)
+            })
+        })
 }
 
 /// The personas who are citizens, as named residents of the simulated city: each keeps their
@@ -349,6 +387,18 @@ pub fn simulated_residents(population: &Population) -> Vec<NamedResident> {
                         "citizen-li" => decision_of(&person).is_some_and(|d| {
                             matches!(&d.outcome, Outcome::Declined { reasons }
                                 if reasons.iter().all(|r| r.source != ReasonSource::Policy))
+                        }),
+                        "enterprise-chen" => owns(population, i, |d| {
+                            d.deteriorates_from().is_none() && d.tenure_months() >= 24
+                        }),
+                        // Healthy on the reference date, slipping from the next month or two:
+                        // pre-approved, then frozen by monitoring once A集团's books move on.
+                        "enterprise-zhao" => owns(population, i, |d| {
+                            d.tenure_months() >= 24
+                                && d.deteriorates_from().is_some_and(|m| {
+                                    (YearMonth::new(2026, 11)..=YearMonth::new(2026, 12))
+                                        .contains(&m)
+                                })
                         }),
                         _ => true,
                     }

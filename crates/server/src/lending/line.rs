@@ -399,7 +399,7 @@ pub async fn repay(
     move_money(&state, &principal, &headers, body, Direction::Repay).await
 }
 
-fn idempotency_key(headers: &HeaderMap) -> Result<String, ApiError> {
+pub(crate) fn idempotency_key(headers: &HeaderMap) -> Result<String, ApiError> {
     let key = headers
         .get(IDEMPOTENCY_KEY)
         .and_then(|v| v.to_str().ok())
@@ -651,9 +651,37 @@ async fn answer(
         .into_response())
 }
 
+/// The tables a ledger is kept in: the 闪电贷 lines' or the supply-chain lines' (same shape).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LedgerTables {
+    /// Journals.
+    pub journals: &'static str,
+    /// Their postings.
+    pub postings: &'static str,
+}
+
+/// The 闪电贷 ledger.
+pub(crate) const CONSUMER_LEDGER: LedgerTables = LedgerTables {
+    journals: "ledger_journals",
+    postings: "ledger_postings",
+};
+
 /// Writes one journal and its postings inside `tx`.
 pub(crate) async fn insert_journal(
     tx: &mut Tx,
+    line: Uuid,
+    id: Uuid,
+    journal: &Journal,
+    detail: Option<String>,
+    now: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    insert_journal_into(tx, CONSUMER_LEDGER, line, id, journal, detail, now).await
+}
+
+/// Writes one journal of line `line` and its postings into `tables` inside `tx`.
+pub(crate) async fn insert_journal_into(
+    tx: &mut Tx,
+    tables: LedgerTables,
     line: Uuid,
     id: Uuid,
     journal: &Journal,
@@ -667,11 +695,18 @@ pub(crate) async fn insert_journal(
         .ok()
         .and_then(|v| v.as_str().map(str::to_owned))
         .unwrap_or_default();
+    let journal_sql = format!(
+        "INSERT INTO {} (id, line_id, kind, value_date, amount_fen, detail, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        tables.journals
+    );
+    let posting_sql = format!(
+        "INSERT INTO {} (journal_id, seq, line_id, account, debit_fen, credit_fen) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+        tables.postings
+    );
     bianmin_store::on_tx!(tx, conn => {
-        sqlx::query(
-            "INSERT INTO ledger_journals (id, line_id, kind, value_date, amount_fen, detail, \
-             created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
+        sqlx::query(sqlx::AssertSqlSafe(journal_sql.as_str()))
         .bind(id)
         .bind(line)
         .bind(&kind)
@@ -690,10 +725,7 @@ pub(crate) async fn insert_journal(
             .and_then(|v| v.as_str().map(str::to_owned))
             .unwrap_or_default();
         bianmin_store::on_tx!(tx, conn => {
-            sqlx::query(
-                "INSERT INTO ledger_postings (journal_id, seq, line_id, account, debit_fen, \
-                 credit_fen) VALUES ($1, $2, $3, $4, $5, $6)",
-            )
+            sqlx::query(sqlx::AssertSqlSafe(posting_sql.as_str()))
             .bind(id)
             .bind(i64::try_from(seq).unwrap_or(i64::MAX))
             .bind(line)
