@@ -1,7 +1,7 @@
 //! Shared domain primitives for Bianmin, the bank's citizen-services platform.
 //!
-//! Every value here can only be obtained by parsing, so a [`ResidentId`], [`Money`] or
-//! [`PhoneNumber`] that exists is valid: code further in never re-checks them. The crate does
+//! Every value here can only be obtained by parsing, so a [`ResidentId`], [`Money`],
+//! [`PhoneNumber`] or [`Uscc`] (统一社会信用代码) that exists is valid: code further in never re-checks them. The crate does
 //! no I/O; time ([`Clock`]) is injected so callers stay deterministic under test.
 //!
 //! Personal data never leaks through formatting: [`ResidentId`] and [`PhoneNumber`] print
@@ -23,6 +23,7 @@ pub mod phone;
 pub mod region;
 pub mod resident_id;
 mod serde_string;
+pub mod uscc;
 
 pub use clock::{Clock, SharedClock, SystemClock, TestClock};
 pub use error::Error;
@@ -30,3 +31,4 @@ pub use money::{Money, MoneyError, Rate, Rounding};
 pub use phone::{PhoneError, PhoneNumber};
 pub use region::District;
 pub use resident_id::{Gender, ResidentId, ResidentIdError};
+pub use uscc::{Uscc, UsccError};

@@ -470,7 +470,7 @@ impl AGroup {
             } - 0.004 * f64::from(tenure);
             let core = NAME_CORES[rng.random_range(0..NAME_CORES.len())];
             let short_city = city.trim_end_matches('市');
-            let uscc = Uscc::generate(&mut rng, '9', '1', region);
+            let uscc = crate::uscc::generate(&mut rng, '9', '1', region);
             by_owner.entry(owner).or_default().push(number);
             by_uscc.insert(uscc.as_str().to_owned(), number);
             distributors.push(Distributor {

@@ -326,7 +326,7 @@ pub(crate) fn generate_employers(seed: u64) -> Vec<Employer> {
                 Ownership::Public => ('1', '2'),
                 _ => ('9', '1'),
             };
-            let uscc = Uscc::generate(&mut rng, authority, kind, district.code);
+            let uscc = crate::uscc::generate(&mut rng, authority, kind, district.code);
             Employer {
                 number: number as u16,
                 name,

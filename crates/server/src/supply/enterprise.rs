@@ -10,7 +10,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use bianmin_core::Money;
-use bianmin_govsim::Uscc;
+use bianmin_core::Uscc;
 use bianmin_govsim::records::enterprise::{
     DistributorRecord, DistributorTrade, Distributors, EnterpriseTrade, MAX_PAGE_SIZE,
     MAX_TRADE_BATCH,

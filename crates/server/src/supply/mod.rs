@@ -25,7 +25,7 @@ pub mod offer;
 use std::sync::OnceLock;
 
 use axum::http::StatusCode;
-use bianmin_govsim::Uscc;
+use bianmin_core::Uscc;
 use bianmin_lending::supply::SupplyPolicy;
 use bianmin_store::{StoreError, on_pool};
 use chrono::{DateTime, Utc};
