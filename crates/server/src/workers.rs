@@ -28,6 +28,9 @@ const DAILY_TICK: Duration = Duration::from_secs(60);
 /// How often completed services are looked at for follow-ups, and due ones delivered.
 const FOLLOWUP_TICK: Duration = Duration::from_secs(10);
 
+/// How often unconfirmed entrusted payments are sent to the core enterprise again.
+const PAYMENT_TICK: Duration = Duration::from_secs(60);
+
 /// How often the cockpit folds new domain events into its rollups.
 const INSIGHT_TICK: Duration = Duration::from_secs(1);
 /// How often the cockpit's minute and hour cells past their retention are deleted.
@@ -189,6 +192,21 @@ pub fn spawn(state: AppState) -> Vec<JoinHandle<()>> {
             }
         }))
     };
+    // Entrusted payments A集团 has not confirmed yet (it was unreachable at the draw) are sent
+    // again every minute, so the core enterprise does not wait for the night.
+    let payments = {
+        let state = state.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(PAYMENT_TICK).await;
+                match crate::supply::line::confirm_pending(&state).await {
+                    Ok(0) => {}
+                    Ok(confirmed) => tracing::info!(confirmed, "entrusted payments confirmed"),
+                    Err(error) => tracing::warn!(?error, "entrusted payment round failed"),
+                }
+            }
+        })
+    };
     let notifier = tokio::spawn(async move {
         let Some(traffic) = state.traffic().cloned() else {
             return;
@@ -218,6 +236,7 @@ pub fn spawn(state: AppState) -> Vec<JoinHandle<()>> {
         insight,
         escalation_purge,
         supply,
+        payments,
         notifier,
     ];
     handles.extend(log_purge);

@@ -94,9 +94,10 @@ async fn keys_rotate_rewrap_retire_erase_and_verify_from_the_cli() {
     let refused = cli.fails(&["keys", "retire", "--below", "2"]);
     assert!(refused.contains("keys rewrap"), "{refused}");
 
+    // One data key per persona with a person record: 张伟, 李娜, 陈刚, 赵敏.
     let rewrapped = cli.ok(&["keys", "rewrap"]);
     assert!(
-        rewrapped.contains("rewrapped 3 data keys to version 2"),
+        rewrapped.contains("rewrapped 4 data keys to version 2"),
         "{rewrapped}"
     );
     cli.ok(&["keys", "retire", "--below", "2"]);

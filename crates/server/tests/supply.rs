@@ -485,6 +485,29 @@ async fn a_distributor_accepts_in_one_step_pays_an_order_and_repays() {
         "idempotency.key_reused",
     )
     .await;
+    // Had A集团 not answered, the payment would wait as pending and be sent again: A集团
+    // recognises it by its id and answers with the same receipt, and nothing is paid twice.
+    let receipt_no = movement["receipt_no"].as_str().unwrap().to_owned();
+    bianmin_store::on_pool!(app.db.store, pool => {
+        sqlx::query("UPDATE scf_payments SET state = 'pending', receipt_no = NULL")
+            .execute(pool)
+            .await
+            .unwrap();
+    });
+    assert_eq!(
+        bianmin_server::supply::line::confirm_pending(&app.state)
+            .await
+            .unwrap(),
+        1
+    );
+    let (state, again): (String, String) = bianmin_store::on_pool!(app.db.store, pool => {
+        sqlx::query_as("SELECT state, receipt_no FROM scf_payments")
+            .fetch_one(pool)
+            .await
+            .unwrap()
+    });
+    assert_eq!((state.as_str(), again), ("confirmed", receipt_no));
+
     // A集团 has the payment: the order is paid or shows less outstanding.
     let after = json_of(
         app.get_as(&format!("/api/v1/me/supply/{uscc}/orders"), &chen)

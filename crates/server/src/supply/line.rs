@@ -844,7 +844,8 @@ pub(crate) async fn confirm_payment(
     Ok(())
 }
 
-/// Retries every pending entrusted payment; returns how many were confirmed.
+/// Sends every pending entrusted payment again (the oldest 200; each is idempotent at the
+/// enterprise by its payment id); returns how many were confirmed.
 pub async fn confirm_pending(state: &AppState) -> Result<u64, ApiError> {
     let pending: Vec<(Uuid, Uuid)> = on_pool!(state.store(), pool => {
         sqlx::query_as(
