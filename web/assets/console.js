@@ -2039,8 +2039,9 @@ function supplyView(host, { readOnly, updatedNode, refreshBtn }) {
     const [stText, stCls] = DIST_STATUS[d.status] || [d.status, 'badge'];
     let action = null;
     if (d.line && !readOnly) {
-      action = el('button', { class: 'btn btn--s', type: 'button', dataset: { testid: 'supply-receipt-prefill', uscc: d.uscc } }, '回款入账');
-      action.addEventListener('click', () => prefillReceipt(d.uscc));
+      const receipt = el('button', { class: 'btn btn--s', type: 'button', dataset: { testid: 'supply-receipt-prefill', uscc: d.uscc } }, '回款入账');
+      receipt.addEventListener('click', () => prefillReceipt(d.uscc));
+      action = el('div', { class: 'stack stack--s' }, receipt, d.line.status === 'frozen' ? unfreezeControl(d) : null);
     }
     return el(
       'tr',
@@ -2053,6 +2054,36 @@ function supplyView(host, { readOnly, updatedNode, refreshBtn }) {
       el('td', {}, lineCell(d.line)),
       readOnly ? null : el('td', {}, action),
     );
+  }
+
+  // 人工复核后解除预警冻结：须填写复核意见（记入审计日志），额度恢复可用，已调减的额度不变。
+  function unfreezeControl(d) {
+    const cell = el('div', { class: 'stack stack--s' });
+    const open = el('button', { class: 'btn btn--s', type: 'button', dataset: { testid: 'supply-unfreeze', uscc: d.uscc } }, '解除冻结');
+    open.addEventListener('click', () => {
+      const note = el('input', {
+        class: 'input', type: 'text', maxlength: 200, placeholder: '复核意见（必填）',
+        'aria-label': `解除${d.name}额度冻结的复核意见`, dataset: { testid: 'supply-unfreeze-note' },
+      });
+      const confirm = el('button', { class: 'btn btn--s btn--primary', type: 'button', dataset: { testid: 'supply-unfreeze-confirm' } }, '确认解除');
+      const problem = el('div');
+      confirm.addEventListener('click', async () => {
+        confirm.disabled = true;
+        replace(problem);
+        try {
+          await api(`/api/v1/console/supply/distributors/${encodeURIComponent(d.uscc)}/unfreeze`, { method: 'POST', body: { note: note.value } });
+        } catch (err) {
+          confirm.disabled = false;
+          if (!err.redirecting) replace(problem, problemBanner(err));
+          return;
+        }
+        loadDetail();
+      });
+      replace(cell, note, confirm, problem);
+      note.focus();
+    });
+    replace(cell, open);
+    return cell;
   }
 
   function renderPager(d) {

@@ -547,6 +547,10 @@ pub fn router(state: AppState) -> Router {
             post(supply::line::receipt),
         )
         .route(
+            "/api/v1/console/supply/distributors/{uscc}/unfreeze",
+            post(supply::monitor::unfreeze),
+        )
+        .route(
             "/api/v1/institution/supply",
             get(supply::enterprise::institution_view),
         )

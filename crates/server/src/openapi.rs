@@ -39,6 +39,7 @@ use crate::{
         supply::line::draw, supply::line::repay, supply::line::set_sweep, supply::offer::contract,
         supply::line::receipt, supply::enterprise::onboard, supply::enterprise::list,
         supply::enterprise::detail, supply::enterprise::preapprove, supply::monitor::monitor,
+        supply::monitor::unfreeze,
         supply::enterprise::institution_view, supply::enterprise::sign_agreement,
         supply::enterprise::revoke_agreement,
     ),

@@ -2375,6 +2375,33 @@ async fn a_frozen_line_shows_its_reason_to_the_owner_the_bank_and_the_enterprise
     .await;
     wait_for(&client, "[data-testid='supply-warning-row']").await;
     save_screenshot(&client, "console-supply.png").await;
+    // After review the operator lifts the freeze, with a note.
+    click_centred(
+        &client,
+        &format!("[data-testid='supply-unfreeze'][data-uscc='{uscc}']"),
+    )
+    .await;
+    wait_for(&client, "[data-testid='supply-unfreeze-note']")
+        .await
+        .send_keys("已电话核实，回款计划可信")
+        .await
+        .unwrap();
+    click_centred(&client, "[data-testid='supply-unfreeze-confirm']").await;
+    let mut status = serde_json::Value::Null;
+    for _ in 0..50 {
+        let line: serde_json::Value = app
+            .get_as(&format!("/api/v1/me/supply/{uscc}/line"), &zhao)
+            .await
+            .json()
+            .await
+            .unwrap();
+        status = line["status"].clone();
+        if status == "active" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, "active");
     sign_out(&client).await;
 
     // A集团 sees the status of its distributor's line, and no owner.
@@ -2386,7 +2413,7 @@ async fn a_frozen_line_shows_its_reason_to_the_owner_the_bank_and_the_enterprise
     .await;
     let row = wait_for(&client, "[data-testid='agroup-usage-row']").await;
     let text = row.text().await.unwrap();
-    assert!(text.contains("冻结"), "{text}");
+    assert!(text.contains("正常"), "{text}");
     assert!(!text.contains("赵"), "{text}");
     save_screenshot(&client, "institution-agroup.png").await;
     sign_out(&client).await;

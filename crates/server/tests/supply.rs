@@ -864,14 +864,60 @@ async fn a_deteriorating_distributors_line_is_frozen_with_its_reason() {
     assert_eq!(detail["enterprise"]["summary"]["frozen"], 1);
     let staff = app.login("institution-agroup").await;
     let view = json_of(app.get_as("/api/v1/institution/supply", &staff).await, 200).await;
-    let row = view["usage"]
+    let frozen_row = view["usage"]
         .as_array()
         .unwrap()
         .iter()
         .find(|r| r["uscc"] == uscc.as_str())
         .unwrap()
         .clone();
-    assert_eq!(row["status"], "frozen");
+    assert_eq!(frozen_row["status"], "frozen");
+
+    // After review, the bank lifts the freeze with a note; she may draw again.
+    let unfreeze = format!("/api/v1/console/supply/distributors/{uscc}/unfreeze");
+    assert_problem(
+        app.post_as(&unfreeze, &operator, &json!({ "note": "  " }))
+            .await,
+        422,
+        "supply.invalid_note",
+    )
+    .await;
+    assert_problem(
+        app.post_as(&unfreeze, &zhao, &json!({ "note": "自己解冻" }))
+            .await,
+        403,
+        "auth.forbidden",
+    )
+    .await;
+    let lifted = json_of(
+        app.post_as(
+            &unfreeze,
+            &operator,
+            &json!({ "note": "已电话核实，3月为春节后淡季" }),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(lifted["status"], "active");
+    let line = json_of(
+        app.get_as(&format!("/api/v1/me/supply/{uscc}/line"), &zhao)
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(line["status"], "active");
+    assert_eq!(line["status_reason"], Value::Null);
+    assert!(cents(line["available"].as_str().unwrap()) > 0);
+    // The warning stays on record.
+    assert_eq!(line["warnings"].as_array().unwrap().len(), 1);
+    assert_problem(
+        app.post_as(&unfreeze, &operator, &json!({ "note": "再次解除" }))
+            .await,
+        409,
+        "supply.not_frozen",
+    )
+    .await;
 }
 
 #[tokio::test]

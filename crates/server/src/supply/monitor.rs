@@ -446,3 +446,90 @@ pub async fn run_all(state: &AppState) -> Result<usize, ApiError> {
     }
     Ok(acted)
 }
+
+/// Body of `POST /api/v1/console/supply/distributors/{uscc}/unfreeze`.
+#[derive(Debug, serde::Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Unfreeze {
+    /// The reviewer's note: why the freeze is lifted (kept in the audit chain).
+    pub note: String,
+}
+
+/// `POST /api/v1/console/supply/distributors/{uscc}/unfreeze`: a bank operator lifts a freeze
+/// after reviewing the distributor (a lowered limit stays as it is). Monitoring freezes it
+/// again if the next month's figures still call for it.
+#[utoipa::path(post, path = "/api/v1/console/supply/distributors/{uscc}/unfreeze", tag = "supply",
+    params(("uscc" = String, Path, description = "统一社会信用代码")),
+    request_body = Unfreeze,
+    responses((status = 200, body = super::enterprise::LineSummary), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn unfreeze(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath(uscc): ApiPath<String>,
+    crate::http::json::ApiJson(body): crate::http::json::ApiJson<Unfreeze>,
+) -> Result<Response, ApiError> {
+    principal.require(&[Role::BankOperator, Role::Admin])?;
+    let uscc = super::parse_uscc(&uscc)?;
+    let note = body.note.trim();
+    if note.is_empty() || note.chars().count() > 200 {
+        return Err(ApiError::invalid(
+            "supply.invalid_note",
+            "请填写复核意见（不超过 200 字）。",
+        ));
+    }
+    let line_id: Uuid = on_pool!(state.store(), pool => {
+        sqlx::query_scalar(
+            "SELECT l.id FROM scf_lines l JOIN scf_distributors d ON d.id = l.distributor_id \
+             WHERE d.uscc = $1",
+        )
+        .bind(uscc.as_str())
+        .fetch_optional(pool)
+        .await
+        .map_err(StoreError::from)?
+    })
+    .ok_or_else(|| ApiError::not_found("该经销商没有供应链融资额度。"))?;
+    let now = state.clock().now();
+    let today = state.clock().today_china();
+    let mut tx = state.store().begin_write().await?;
+    let row = lock(&mut tx, line_id).await?;
+    let mut line = row.line()?;
+    let journals = line.unfreeze(today).map_err(|e| match e {
+        bianmin_lending::ledger::LedgerError::NotFrozen => {
+            super::conflict("supply.not_frozen", "该额度未被冻结。")
+        }
+        other => ledger_error(other),
+    })?;
+    write_journals(&mut tx, row.id, &journals, None, now).await?;
+    let status = status_of(&line, "active")?;
+    save(&mut tx, &row, &line, &status, None, now).await?;
+    tx.append_audit(
+        state.keyring().audit_key(),
+        &AuditEntry {
+            actor: principal.audit_actor(),
+            action: "supply.line.unfreeze".into(),
+            target: format!("scf_line:{}", row.id),
+            purpose: Some("供应链融资贷后预警人工复核".into()),
+            details: json!({ "note": note, "frozen_reason": row.status_reason }),
+            occurred_at: now,
+        },
+    )
+    .await?;
+    tx.append_event(&NewEvent::new(
+        "supply.unfrozen",
+        "scf_line",
+        row.id.to_string(),
+        json!({ "enterprise": row.enterprise_id }),
+        now,
+    ))
+    .await?;
+    tx.commit().await?;
+    let position = line.position().map_err(ledger_error)?;
+    Ok(no_store(super::enterprise::LineSummary {
+        limit: position.limit.to_string(),
+        outstanding: position.principal.to_string(),
+        status_text: super::enterprise::line_status_text(&status).to_owned(),
+        status,
+        status_reason: None,
+    }))
+}
