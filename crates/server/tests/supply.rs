@@ -772,14 +772,29 @@ async fn a_deteriorating_distributors_line_is_frozen_with_its_reason() {
     assert_eq!(summary["checked"], 2, "{summary}");
     assert_eq!(summary["frozen"], 0, "{summary}");
 
-    // A集团 closes the months in which 赵敏's business slips.
-    app.state
-        .exchange()
-        .unwrap()
-        .govsim
-        .as_ref()
-        .unwrap()
-        .advance_books(5);
+    // A集团 closes the months in which 赵敏's business slips: two months after its turn her
+    // limit is lowered, from the third her line is frozen.
+    let govsim = app.state.exchange().unwrap().govsim.as_ref().unwrap();
+    govsim.advance_books(3);
+    let summary = json_of(app.post_as(&monitoring, &operator, &json!({})).await, 201).await;
+    assert_eq!(
+        (summary["lowered"].clone(), summary["frozen"].clone()),
+        (json!(1), json!(0)),
+        "{summary}"
+    );
+    assert_eq!(summary["acted"][0]["uscc"], uscc.as_str());
+    let lowered = json_of(
+        app.get_as(&format!("/api/v1/me/supply/{uscc}/line"), &zhao)
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(lowered["status"], "lowered");
+    let approved_limit = cents(accepted["line"]["limit"].as_str().unwrap());
+    let lowered_limit = cents(lowered["limit"].as_str().unwrap());
+    assert!(lowered_limit * 10 <= approved_limit * 7, "{lowered}");
+    assert_eq!(lowered["warnings"][0]["action"], "lower");
+    govsim.advance_books(2);
     let summary = json_of(app.post_as(&monitoring, &operator, &json!({})).await, 201).await;
     assert_eq!(summary["frozen"], 1, "{summary}");
     assert_eq!(summary["acted"][0]["uscc"], uscc.as_str());
@@ -860,7 +875,7 @@ async fn a_deteriorating_distributors_line_is_frozen_with_its_reason() {
     .await;
     assert_eq!(detail["total"], 1);
     assert_eq!(detail["distributors"][0]["line"]["status"], "frozen");
-    assert_eq!(detail["warnings"].as_array().unwrap().len(), 1);
+    assert_eq!(detail["warnings"].as_array().unwrap().len(), 2);
     assert_eq!(detail["enterprise"]["summary"]["frozen"], 1);
     let staff = app.login("institution-agroup").await;
     let view = json_of(app.get_as("/api/v1/institution/supply", &staff).await, 200).await;
@@ -899,18 +914,20 @@ async fn a_deteriorating_distributors_line_is_frozen_with_its_reason() {
         200,
     )
     .await;
-    assert_eq!(lifted["status"], "active");
+    // The limit lowered before the freeze stays lowered.
+    assert_eq!(lifted["status"], "lowered");
     let line = json_of(
         app.get_as(&format!("/api/v1/me/supply/{uscc}/line"), &zhao)
             .await,
         200,
     )
     .await;
-    assert_eq!(line["status"], "active");
+    assert_eq!(line["status"], "lowered");
+    assert_eq!(cents(line["limit"].as_str().unwrap()), lowered_limit);
     assert_eq!(line["status_reason"], Value::Null);
     assert!(cents(line["available"].as_str().unwrap()) > 0);
-    // The warning stays on record.
-    assert_eq!(line["warnings"].as_array().unwrap().len(), 1);
+    // The warnings stay on record.
+    assert_eq!(line["warnings"].as_array().unwrap().len(), 2);
     assert_problem(
         app.post_as(&unfreeze, &operator, &json!({ "note": "再次解除" }))
             .await,

@@ -67,7 +67,12 @@ async fn consent(state: &AppState, principal: &Principal, purpose: &str) -> Resu
     let id = created.1.0.id;
     let approved =
         crate::consents::approve(State(state.clone()), principal.clone(), ApiPath(id)).await?;
-    debug_assert_eq!(approved.0.id, id);
+    if approved.0.state != "ACTIVE" {
+        return Err(ApiError::internal(format!(
+            "the demo's {purpose} consent is {}",
+            approved.0.state
+        )));
+    }
     Ok(())
 }
 

@@ -628,7 +628,7 @@ async fn last_batch(state: &AppState, enterprise: Uuid) -> Result<Option<BatchSu
             "SELECT id, policy_version, closed_month, CAST(distributors AS BIGINT) AS distributors, \
              CAST(offered AS BIGINT) AS offered, CAST(declined AS BIGINT) AS declined, \
              total_limit_fen, fetch_ms, compute_ms, store_ms, started_at, finished_at \
-             FROM scf_batches WHERE enterprise_id = $1 ORDER BY started_at DESC LIMIT 1",
+             FROM scf_batches WHERE enterprise_id = $1 ORDER BY started_at DESC, id DESC LIMIT 1",
         )
         .bind(enterprise)
         .fetch_optional(pool)
@@ -1366,7 +1366,7 @@ pub async fn institution_view(
             "SELECT d.uscc, d.name, d.city, l.limit_fen, l.principal_fen, l.status, \
              (SELECT CAST(SUM(p.amount_fen) AS BIGINT) FROM scf_payments p WHERE p.line_id = l.id) AS paid_fen \
              FROM scf_lines l JOIN scf_distributors d ON d.id = l.distributor_id \
-             WHERE d.enterprise_id = $1 ORDER BY l.principal_fen DESC, d.name LIMIT 500",
+             WHERE d.enterprise_id = $1 ORDER BY l.principal_fen DESC, d.name, d.uscc LIMIT 500",
         )
         .bind(enterprise.id)
         .fetch_all(pool)

@@ -419,7 +419,7 @@ async fn receipts(state: &AppState, distributor: Uuid) -> Result<Vec<ReceiptView
     let rows: Vec<(String, i64, i64, DateTime<Utc>)> = on_pool!(state.store(), pool => {
         sqlx::query_as(
             "SELECT reference, amount_fen, swept_fen, received_at FROM scf_receipts \
-             WHERE distributor_id = $1 ORDER BY received_at DESC LIMIT 20",
+             WHERE distributor_id = $1 ORDER BY received_at DESC, id DESC LIMIT 20",
         )
         .bind(distributor)
         .fetch_all(pool)
@@ -1104,7 +1104,7 @@ pub async fn book_receipt(
     reference: &str,
 ) -> Result<(ReceiptResult, bool), ApiError> {
     let distributor: Uuid = on_pool!(state.store(), pool => {
-        sqlx::query_scalar("SELECT id FROM scf_distributors WHERE uscc = $1 ORDER BY synced_at DESC LIMIT 1")
+        sqlx::query_scalar("SELECT id FROM scf_distributors WHERE uscc = $1 ORDER BY synced_at DESC, id DESC LIMIT 1")
             .bind(uscc)
             .fetch_optional(pool)
             .await

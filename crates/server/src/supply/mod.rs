@@ -169,7 +169,7 @@ pub async fn latest_agreement(
     Ok(on_pool!(state.store(), pool => {
         sqlx::query_as::<_, AgreementRow>(
             "SELECT id, scope, purpose, granted_at, granted_by, expires_at, revoked_at \
-             FROM scf_agreements WHERE enterprise_id = $1 ORDER BY granted_at DESC LIMIT 1",
+             FROM scf_agreements WHERE enterprise_id = $1 ORDER BY granted_at DESC, id DESC LIMIT 1",
         )
         .bind(enterprise)
         .fetch_optional(pool)

@@ -118,7 +118,9 @@ pub async fn recent(
     enterprise: Uuid,
     limit: i64,
 ) -> Result<Vec<WarningView>, ApiError> {
-    let sql = format!("{WARNING_SELECT} WHERE d.enterprise_id = $1 ORDER BY w.at DESC LIMIT $2");
+    let sql = format!(
+        "{WARNING_SELECT} WHERE d.enterprise_id = $1 ORDER BY w.at DESC, w.id DESC LIMIT $2"
+    );
     let rows = on_pool!(state.store(), pool => {
         sqlx::query_as::<_, WarningRow>(sqlx::AssertSqlSafe(sql.as_str()))
             .bind(enterprise)
@@ -132,7 +134,8 @@ pub async fn recent(
 
 /// The warnings of line `line`, newest first.
 pub async fn for_line(state: &AppState, line: Uuid) -> Result<Vec<WarningView>, ApiError> {
-    let sql = format!("{WARNING_SELECT} WHERE w.line_id = $1 ORDER BY w.at DESC LIMIT 20");
+    let sql =
+        format!("{WARNING_SELECT} WHERE w.line_id = $1 ORDER BY w.at DESC, w.id DESC LIMIT 20");
     let rows = on_pool!(state.store(), pool => {
         sqlx::query_as::<_, WarningRow>(sqlx::AssertSqlSafe(sql.as_str()))
             .bind(line)
@@ -501,7 +504,17 @@ pub async fn unfreeze(
         other => ledger_error(other),
     })?;
     write_journals(&mut tx, row.id, &journals, None, now).await?;
-    let status = status_of(&line, "active")?;
+    // A limit lowered before the freeze stays lowered, and the status says so.
+    let lowered: i64 = bianmin_store::on_tx!(&mut tx, conn => {
+        sqlx::query_scalar(
+            "SELECT COUNT(*) FROM scf_warnings WHERE line_id = $1 AND action = 'lower'",
+        )
+        .bind(row.id)
+        .fetch_one(conn)
+        .await
+        .map_err(StoreError::from)?
+    });
+    let status = status_of(&line, if lowered > 0 { "lowered" } else { "active" })?;
     save(&mut tx, &row, &line, &status, None, now).await?;
     tx.append_audit(
         state.keyring().audit_key(),

@@ -146,7 +146,8 @@ const OWNED_SELECT: &str = "SELECT d.id AS distributor_id, d.enterprise_id, d.us
      LEFT JOIN scf_lines l ON l.distributor_id = d.id";
 
 async fn owned_row(state: &AppState, uscc: &str) -> Result<Option<OwnedRow>, ApiError> {
-    let sql = format!("{OWNED_SELECT} WHERE d.uscc = $1 ORDER BY d.synced_at DESC LIMIT 1");
+    let sql =
+        format!("{OWNED_SELECT} WHERE d.uscc = $1 ORDER BY d.synced_at DESC, d.id DESC LIMIT 1");
     Ok(on_pool!(state.store(), pool => {
         sqlx::query_as::<_, OwnedRow>(sqlx::AssertSqlSafe(sql.as_str()))
             .bind(uscc)
