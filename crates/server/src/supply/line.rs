@@ -517,41 +517,41 @@ fn parse_amount(text: &str) -> Result<Money, ApiError> {
     })
 }
 
+/// The movement booked under an idempotency key on a line, with the digest of its request.
+const CLAIMED: &str = "SELECT request_sm3, journal_id FROM scf_money_claims \
+     WHERE line_id = $1 AND idempotency_key = $2";
+
 /// The movement already booked under idempotency key `key` on line `line`, if any, with the
-/// digest of the request that booked it.
+/// digest of the request that booked it (read without waiting for the write lock, so that a
+/// retry is answered at once).
 async fn claimed(
-    tx_or_pool: &AppState,
+    state: &AppState,
     line: Uuid,
     key: &str,
 ) -> Result<Option<(String, Uuid)>, ApiError> {
-    Ok(on_pool!(tx_or_pool.store(), pool => {
-        sqlx::query_as(
-            "SELECT request_sm3, journal_id FROM scf_money_claims \
-             WHERE line_id = $1 AND idempotency_key = $2",
-        )
-        .bind(line)
-        .bind(key)
-        .fetch_optional(pool)
-        .await
-        .map_err(StoreError::from)?
+    Ok(on_pool!(state.store(), pool => {
+        sqlx::query_as(CLAIMED)
+            .bind(line)
+            .bind(key)
+            .fetch_optional(pool)
+            .await
+            .map_err(StoreError::from)?
     }))
 }
 
+/// As [`claimed`], inside the transaction that holds the line.
 async fn claimed_in(
     tx: &mut Tx,
     line: Uuid,
     key: &str,
 ) -> Result<Option<(String, Uuid)>, ApiError> {
     Ok(bianmin_store::on_tx!(tx, conn => {
-        sqlx::query_as(
-            "SELECT request_sm3, journal_id FROM scf_money_claims \
-             WHERE line_id = $1 AND idempotency_key = $2",
-        )
-        .bind(line)
-        .bind(key)
-        .fetch_optional(conn)
-        .await
-        .map_err(StoreError::from)?
+        sqlx::query_as(CLAIMED)
+            .bind(line)
+            .bind(key)
+            .fetch_optional(conn)
+            .await
+            .map_err(StoreError::from)?
     }))
 }
 
