@@ -19,6 +19,10 @@ import { boot } from './shell.js';
 import { api, ApiError, postIdempotent, retryable } from './api.js';
 import { el, replace, problemBanner, toast } from './dom.js';
 import { consentPrompt, dateZh } from './consent.js';
+import {
+  dateTime, fenToText, fieldError, interestExample, kvRow, loadingBox, newKey, parseInputYuan, percentText,
+  rateBlock, setFieldError, sleep, toFen, yuan,
+} from './credit-ui.js';
 
 const MIN_AMOUNT_FEN = 100000n; // 1,000 元
 const MAX_AMOUNT_FEN = 20000000n; // 200,000 元
@@ -30,58 +34,10 @@ const STREAM_OPEN_WAIT_MS = 1500;
 /** 提交的应答先到时，再给事件流这么久把最后几步推完，时间线看得到完整过程。 */
 const STREAM_DRAIN_MS = 800;
 
-// ---------- 金额与利率：十进制字符串 ↔ 整数 ----------
-
-/** 十进制字符串 → 乘以 10^places 后的整数（四舍五入）；格式不对时返回 null。 */
-function scaled(text, places) {
-  const m = /^(-?)(\d+)(?:\.(\d+))?$/.exec(String(text ?? '').trim());
-  if (!m) return null;
-  const frac = m[3] || '';
-  let value = BigInt(m[2] + frac.slice(0, places).padEnd(places, '0'));
-  if (frac.length > places && Number(frac[places]) >= 5) value += 1n;
-  return m[1] ? -value : value;
-}
-
-/** '200.00' → 20000n；不是金额时返回 null。 */
-function toFen(text) {
-  return scaled(text, 2);
-}
-
-/** 20000n → '200.00'。 */
-function fenToText(fen) {
-  const negative = fen < 0n;
-  const abs = negative ? -fen : fen;
-  return `${negative ? '-' : ''}${abs / 100n}.${String(abs % 100n).padStart(2, '0')}`;
-}
-
-/** '12345.6' → '12,345.60'（纯字符串处理）。 */
-function yuan(text) {
-  const [int, frac = '00'] = String(text).split('.');
-  const negative = int.startsWith('-');
-  const digits = negative ? int.slice(1) : int;
-  const grouped = digits.replace(/\B(?=(\d{3})+(?!\d))/g, ',');
-  return `${negative ? '-' : ''}${grouped}.${frac.padEnd(2, '0')}`;
-}
-
-/** 利率 '0.0730' → '7.30%'。 */
-function percentText(rate) {
-  const bp = scaled(rate, 4);
-  if (bp === null) return String(rate);
-  return `${bp / 100n}.${String(bp % 100n).padStart(2, '0')}%`;
-}
-
-/** 用户输入的金额：去掉逗号、空格和“元”，最多两位小数；不合法时返回 null。 */
-function parseInputYuan(text) {
-  const clean = String(text || '').replace(/[,，\s元¥]/g, '');
-  if (!/^\d+(\.\d{1,2})?$/.test(clean)) return null;
-  return toFen(clean);
-}
+// ---------- 时刻 ----------
 
 const hmsFmt = new Intl.DateTimeFormat('zh-CN', {
   timeZone: 'Asia/Shanghai', hour: '2-digit', minute: '2-digit', second: '2-digit', fractionalSecondDigits: 3, hourCycle: 'h23',
-});
-const dateTimeFmt = new Intl.DateTimeFormat('zh-CN', {
-  timeZone: 'Asia/Shanghai', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23',
 });
 
 /** 东八区时刻（毫秒）：14:05:09.123。 */
@@ -89,23 +45,6 @@ function timeMs(value) {
   const d = new Date(value);
   return Number.isNaN(d.getTime()) ? '—' : hmsFmt.format(d);
 }
-
-function dateTime(value) {
-  const d = new Date(value);
-  return Number.isNaN(d.getTime()) ? '—' : dateTimeFmt.format(d);
-}
-
-/** 幂等键：优先 crypto.randomUUID()（安全上下文），否则用 getRandomValues 拼一个同样格式的。 */
-function newKey() {
-  if (crypto.randomUUID) return crypto.randomUUID();
-  const b = crypto.getRandomValues(new Uint8Array(16));
-  b[6] = (b[6] & 0x0f) | 0x40;
-  b[8] = (b[8] & 0x3f) | 0x80;
-  const h = Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
-}
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 // ---------- 文案 ----------
 
@@ -164,60 +103,6 @@ const REVIEW_STATE = {
   overturned: ['复核改为通过', 'badge badge--ok'],
 };
 const TX_KIND = { draw: '借款', repayment: '还款' };
-
-
-// ---------- 小组件 ----------
-
-function loadingBox(text) {
-  return el('div', { class: 'loading', role: 'status' }, el('span', { class: 'spinner', 'aria-hidden': 'true' }), text);
-}
-
-function kvRow(label, value, testid, extra = {}) {
-  return el(
-    'div',
-    { class: 'profile-list__row' },
-    el('dt', {}, label),
-    el('dd', { class: 'profile-list__value', dataset: testid ? { testid, ...extra } : extra }, value),
-  );
-}
-
-/** 字段下方的错误说明（与输入框用 aria-describedby 关联）。 */
-function fieldError(id) {
-  return el('p', { id, class: 'field__error', role: 'alert', hidden: true });
-}
-
-function setFieldError(input, node, message) {
-  node.textContent = message || '';
-  node.hidden = !message;
-  if (message) input.setAttribute('aria-invalid', 'true');
-  else input.removeAttribute('aria-invalid');
-}
-
-/** 年化利率（醒目）与日利率（次要）：中国人民银行公告〔2021〕第3号要求以年化利率明示。 */
-function rateBlock(r, prefix) {
-  return el(
-    'div',
-    { class: 'loan-rate' },
-    el(
-      'div',
-      { class: 'loan-rate__main' },
-      el('span', { class: 'loan-rate__label' }, '年化利率'),
-      el('strong', { class: 'loan-rate__apr', dataset: { testid: `${prefix}-apr`, apr: r.apr } }, r.apr_text || percentText(r.apr)),
-    ),
-    el(
-      'div',
-      { class: 'loan-rate__side' },
-      el('span', { class: 'loan-rate__daily', dataset: { testid: `${prefix}-daily-rate` } }, `日利率 ${r.daily_rate_text || r.daily_rate}`),
-      el('span', { class: 'loan-rate__note' }, `按 ${r.day_count || 'ACT/360'} 计息`),
-    ),
-  );
-}
-
-function interestExample(dailyRate) {
-  // 借 1 万元用 1 天的利息（分）= 日利率 × 10000 元 × 100 = 日利率 × 10^6
-  const fen = scaled(dailyRate, 6);
-  return fen === null ? null : `借 1 万元用 1 天，利息约 ${fenToText(fen)} 元`;
-}
 
 // ---------- 审批时间线 ----------
 

@@ -20,62 +20,21 @@ import { boot } from './shell.js';
 import { api, postIdempotent, retryable } from './api.js';
 import { el, replace, problemBanner, toast } from './dom.js';
 import { consentPrompt, dateZh } from './consent.js';
+import {
+  dateTime, fenToText, fieldError, interestExample, kvRow, loadingBox, newKey, parseInputYuan, rateBlock,
+  setFieldError, sleep, toFen, yuan,
+} from './credit-ui.js';
 
 /** 接受额度后逐步展示每一步的间隔。 */
 const STEP_MS = 320;
 /** 全部步骤展示完后停留多久再显示额度。 */
 const STEP_HOLD_MS = 900;
 
-// ---------- 金额：十进制字符串 ↔ 整数分 ----------
-
-/** 十进制字符串 → 乘以 10^places 后的整数（四舍五入）；格式不对时返回 null。 */
-function scaled(text, places) {
-  const m = /^(-?)(\d+)(?:\.(\d+))?$/.exec(String(text ?? '').trim());
-  if (!m) return null;
-  const frac = m[3] || '';
-  let value = BigInt(m[2] + frac.slice(0, places).padEnd(places, '0'));
-  if (frac.length > places && Number(frac[places]) >= 5) value += 1n;
-  return m[1] ? -value : value;
-}
-
-/** '200.00' → 20000n；不是金额时返回 null。 */
-function toFen(text) {
-  return scaled(text, 2);
-}
-
-/** 20000n → '200.00'。 */
-function fenToText(fen) {
-  const negative = fen < 0n;
-  const abs = negative ? -fen : fen;
-  return `${negative ? '-' : ''}${abs / 100n}.${String(abs % 100n).padStart(2, '0')}`;
-}
-
-/** '12345.6' → '12,345.60'（纯字符串处理）。 */
-function yuan(text) {
-  const [int, frac = '00'] = String(text ?? '0').split('.');
-  const negative = int.startsWith('-');
-  const digits = negative ? int.slice(1) : int;
-  const grouped = digits.replace(/\B(?=(\d{3})+(?!\d))/g, ',');
-  return `${negative ? '-' : ''}${grouped}.${frac.padEnd(2, '0')}`;
-}
-
-/** 用户输入的金额：去掉逗号、空格和“元”，最多两位小数；不合法时返回 null。 */
-function parseInputYuan(text) {
-  const clean = String(text || '').replace(/[,，\s元¥]/g, '');
-  if (!/^\d+(\.\d{1,2})?$/.test(clean)) return null;
-  return toFen(clean);
-}
+// ---------- 金额与日期 ----------
 
 const minFen = (a, b) => (a < b ? a : b);
-
-const dateTimeFmt = new Intl.DateTimeFormat('zh-CN', {
-  timeZone: 'Asia/Shanghai', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23',
-});
-
-function dateTime(value) {
-  const d = new Date(value);
-  return Number.isNaN(d.getTime()) ? '—' : dateTimeFmt.format(d);
-}
+/** 利率说明：供应链融资每日利息 = 本金 × 日利率。 */
+const DAILY_NOTE = '按实际用款天数计息';
 
 /** '2026-11' → '2026年11月'。 */
 function monthZh(value) {
@@ -93,17 +52,6 @@ function todayChina() {
   return `${p.year}-${p.month}-${p.day}`;
 }
 
-/** 幂等键：优先 crypto.randomUUID()（安全上下文），否则用 getRandomValues 拼一个同样格式的。 */
-function newKey() {
-  if (crypto.randomUUID) return crypto.randomUUID();
-  const b = crypto.getRandomValues(new Uint8Array(16));
-  b[6] = (b[6] & 0x0f) | 0x40;
-  b[8] = (b[8] & 0x3f) | 0x80;
-  const h = Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
-}
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const reducedMotion = () => window.matchMedia && window.matchMedia('(prefers-reduced-motion: reduce)').matches;
 const enc = encodeURIComponent;
 
@@ -149,56 +97,6 @@ const STEP_ICON = { done: '✓', failed: '✕', pending: '' };
 const STEP_STATE_TEXT = { done: '已完成', failed: '未通过', pending: '待处理', running: '进行中' };
 
 // ---------- 小组件 ----------
-
-function loadingBox(text) {
-  return el('div', { class: 'loading', role: 'status' }, el('span', { class: 'spinner', 'aria-hidden': 'true' }), text);
-}
-
-function kvRow(label, value, testid, extra = {}) {
-  return el(
-    'div',
-    { class: 'profile-list__row' },
-    el('dt', {}, label),
-    el('dd', { class: 'profile-list__value', dataset: testid ? { testid, ...extra } : extra }, value),
-  );
-}
-
-function fieldError(id) {
-  return el('p', { id, class: 'field__error', role: 'alert', hidden: true });
-}
-
-function setFieldError(input, node, message) {
-  node.textContent = message || '';
-  node.hidden = !message;
-  if (message) input.setAttribute('aria-invalid', 'true');
-  else input.removeAttribute('aria-invalid');
-}
-
-/** 年化利率（醒目）与日利率（次要）：中国人民银行公告〔2021〕第3号要求以年化利率明示。 */
-function rateBlock(r, prefix) {
-  return el(
-    'div',
-    { class: 'loan-rate' },
-    el(
-      'div',
-      { class: 'loan-rate__main' },
-      el('span', { class: 'loan-rate__label' }, '年化利率'),
-      el('strong', { class: 'loan-rate__apr', dataset: { testid: `${prefix}-apr` } }, r.apr_text),
-    ),
-    el(
-      'div',
-      { class: 'loan-rate__side' },
-      el('span', { class: 'loan-rate__daily', dataset: { testid: `${prefix}-daily-rate` } }, `日利率 ${r.daily_rate_text}`),
-      el('span', { class: 'loan-rate__note' }, '按实际用款天数计息'),
-    ),
-  );
-}
-
-function interestExample(dailyRate) {
-  // 借 1 万元用 1 天的利息（分）= 日利率 × 10000 元 × 100 = 日利率 × 10^6
-  const fen = scaled(dailyRate, 6);
-  return fen === null ? null : `借 1 万元用 1 天，利息约 ${fenToText(fen)} 元`;
-}
 
 /** 成功结果（醒目、读屏播报）。 */
 function resultBox(kind, title, ...lines) {
@@ -415,7 +313,7 @@ function page(host) {
       el('p', { class: 'offer__limit-label' }, '预授信额度（元）'),
       el('p', { class: 'offer__limit', dataset: { testid: 'offer-limit', amount: o.limit } }, yuan(o.limit)),
       el('ul', { class: 'scf-tags' }, el('li', {}, '随借随还'), el('li', {}, '按日计息'), el('li', {}, `期限 ${o.term_months} 个月`), el('li', {}, '无其他费用')),
-      rateBlock(o, 'offer'),
+      rateBlock(o, 'offer', DAILY_NOTE),
       el(
         'div',
         { class: 'loan-forbidden scf-purpose', role: 'note', dataset: { testid: 'supply-purpose' } },
@@ -716,7 +614,7 @@ function page(host) {
       el('p', { class: 'line-card__available', dataset: { testid: 'supply-available', amount: line.available } }, yuan(line.available)),
       el('span', { class: 'line-bar', role: 'img', 'aria-label': `可用 ${yuan(line.available)} 元，总额度 ${yuan(line.limit)} 元` }, fill),
       el('p', { class: 'line-card__limit small muted' }, '总额度 ', el('span', { dataset: { testid: 'supply-limit', amount: line.limit } }, `${yuan(line.limit)} 元`), ` · 已用 ${yuan(line.principal)} 元`),
-      rateBlock(line, 'line'),
+      rateBlock(line, 'line', DAILY_NOTE),
       el(
         'dl',
         { class: 'profile-list line-card__facts' },

@@ -26,6 +26,11 @@ fn cents(text: &str) -> i64 {
     yuan.parse::<i64>().unwrap() * 100 + sign * fen.parse::<i64>().unwrap()
 }
 
+/// Fen as the API writes yuan: `123456` → `"1234.56"`.
+fn yuan(fen: i64) -> String {
+    format!("{}.{:02}", fen / 100, fen % 100)
+}
+
 async fn json_of(response: reqwest::Response, status: u16) -> Value {
     let got = response.status().as_u16();
     let body: Value = response.json().await.unwrap();
@@ -50,6 +55,34 @@ async fn send(
         request = request.header("Idempotency-Key", key);
     }
     request.send().await.unwrap()
+}
+
+/// POSTs `body` as `token` with `key` as the Idempotency-Key.
+async fn post_keyed(
+    app: &TestApp,
+    path: &str,
+    token: &str,
+    key: &str,
+    body: &Value,
+) -> reqwest::Response {
+    send(app, reqwest::Method::POST, path, token, Some(key), body).await
+}
+
+/// A sales receipt into distributor `uscc`'s settlement account, as the bank's payment system
+/// reports it (through the operator).
+async fn book_receipt(
+    app: &TestApp,
+    operator: &str,
+    uscc: &str,
+    amount: impl std::fmt::Display,
+    reference: &str,
+) -> reqwest::Response {
+    app.post_as(
+        "/api/v1/console/supply/receipts",
+        operator,
+        &json!({ "uscc": uscc, "amount": amount.to_string(), "reference": reference }),
+    )
+    .await
 }
 
 /// Onboards A集团 as the operator; returns its id.
@@ -141,7 +174,7 @@ async fn pay_first_order(app: &TestApp, token: &str, uscc: &str, key: &str) -> V
         &format!("/api/v1/me/supply/{uscc}/draws"),
         token,
         Some(key),
-        &json!({ "order_no": order["order_no"], "amount": format!("{}.{:02}", amount / 100, amount % 100) }),
+        &json!({ "order_no": order["order_no"], "amount": yuan(amount) }),
     )
     .await;
     json_of(response, 201).await
@@ -403,12 +436,11 @@ async fn a_distributor_accepts_in_one_step_pays_an_order_and_repays() {
     )
     .await;
     assert_problem(
-        send(
+        post_keyed(
             &app,
-            reqwest::Method::POST,
             &draws,
             &chen,
-            Some("draw-too-much-1"),
+            "draw-too-much-1",
             &json!({ "order_no": order["order_no"], "amount": "99999999.00" }),
         )
         .await,
@@ -417,12 +449,11 @@ async fn a_distributor_accepts_in_one_step_pays_an_order_and_repays() {
     )
     .await;
     assert_problem(
-        send(
+        post_keyed(
             &app,
-            reqwest::Method::POST,
             &draws,
             &chen,
-            Some("draw-bad-amount"),
+            "draw-bad-amount",
             &json!({ "order_no": order["order_no"], "amount": "abc" }),
         )
         .await,
@@ -432,7 +463,7 @@ async fn a_distributor_accepts_in_one_step_pays_an_order_and_repays() {
     .await;
     let amount = cents(order["outstanding"].as_str().unwrap())
         .min(cents(line["available"].as_str().unwrap()));
-    let amount_text = format!("{}.{:02}", amount / 100, amount % 100);
+    let amount_text = yuan(amount);
     let body = json!({ "order_no": order["order_no"], "amount": amount_text });
     let first = json_of(
         send(
@@ -472,12 +503,11 @@ async fn a_distributor_accepts_in_one_step_pays_an_order_and_repays() {
     assert_eq!(retry["movement"]["id"], movement["id"]);
     assert_eq!(retry["line"]["principal"], first["line"]["principal"]);
     assert_problem(
-        send(
+        post_keyed(
             &app,
-            reqwest::Method::POST,
             &draws,
             &chen,
-            Some("chen-draw-0001"),
+            "chen-draw-0001",
             &json!({ "order_no": order["order_no"], "amount": "1.00" }),
         )
         .await,
@@ -527,12 +557,11 @@ async fn a_distributor_accepts_in_one_step_pays_an_order_and_repays() {
         );
         // An order is paid by one draw only.
         assert_problem(
-            send(
+            post_keyed(
                 &app,
-                reqwest::Method::POST,
                 &draws,
                 &chen,
-                Some("chen-draw-0002"),
+                "chen-draw-0002",
                 &json!({ "order_no": order["order_no"], "amount": "1.00" }),
             )
             .await,
@@ -566,12 +595,11 @@ async fn a_distributor_accepts_in_one_step_pays_an_order_and_repays() {
     // Repaying needs money in the settlement account.
     let repayments = format!("/api/v1/me/supply/{uscc}/repayments");
     assert_problem(
-        send(
+        post_keyed(
             &app,
-            reqwest::Method::POST,
             &repayments,
             &chen,
-            Some("chen-repay-0001"),
+            "chen-repay-0001",
             &json!({ "amount": "100.00" }),
         )
         .await,
@@ -581,12 +609,7 @@ async fn a_distributor_accepts_in_one_step_pays_an_order_and_repays() {
     .await;
     // A sales receipt comes in: 30 % of it repays at once.
     let receipt = json_of(
-        app.post_as(
-            "/api/v1/console/supply/receipts",
-            &operator,
-            &json!({ "uscc": uscc, "amount": "10000.00", "reference": "PAY-0001" }),
-        )
-        .await,
+        book_receipt(&app, &operator, &uscc, "10000.00", "PAY-0001").await,
         201,
     )
     .await;
@@ -594,24 +617,14 @@ async fn a_distributor_accepts_in_one_step_pays_an_order_and_repays() {
     assert_eq!(receipt["account_balance"], "7000.00");
     // The payment system resends it: nothing is booked twice.
     let resent = json_of(
-        app.post_as(
-            "/api/v1/console/supply/receipts",
-            &operator,
-            &json!({ "uscc": uscc, "amount": "10000.00", "reference": "PAY-0001" }),
-        )
-        .await,
+        book_receipt(&app, &operator, &uscc, "10000.00", "PAY-0001").await,
         200,
     )
     .await;
     assert_eq!(resent["duplicate"], true);
     assert_eq!(resent["account_balance"], "7000.00");
     assert_problem(
-        app.post_as(
-            "/api/v1/console/supply/receipts",
-            &operator,
-            &json!({ "uscc": uscc, "amount": "1.00", "reference": "PAY-0001" }),
-        )
-        .await,
+        book_receipt(&app, &operator, &uscc, "1.00", "PAY-0001").await,
         409,
         "supply.reference_reused",
     )
@@ -664,13 +677,7 @@ async fn a_distributor_accepts_in_one_step_pays_an_order_and_repays() {
     let owed = cents(line["payoff_amount"].as_str().unwrap());
     let top_up = owed + 100_000;
     let receipt = json_of(
-        app.post_as(
-            "/api/v1/console/supply/receipts",
-            &operator,
-            &json!({ "uscc": uscc, "amount": format!("{}.{:02}", top_up / 100, top_up % 100),
-                     "reference": "PAY-0002" }),
-        )
-        .await,
+        book_receipt(&app, &operator, &uscc, yuan(top_up), "PAY-0002").await,
         201,
     )
     .await;
@@ -678,12 +685,11 @@ async fn a_distributor_accepts_in_one_step_pays_an_order_and_repays() {
 
     // Everything off, from the account; a retry pays once.
     let paid = json_of(
-        send(
+        post_keyed(
             &app,
-            reqwest::Method::POST,
             &repayments,
             &chen,
-            Some("chen-payoff-0001"),
+            "chen-payoff-0001",
             &json!({ "payoff": true }),
         )
         .await,
@@ -699,12 +705,11 @@ async fn a_distributor_accepts_in_one_step_pays_an_order_and_repays() {
         balance
     );
     let retry = json_of(
-        send(
+        post_keyed(
             &app,
-            reqwest::Method::POST,
             &repayments,
             &chen,
-            Some("chen-payoff-0001"),
+            "chen-payoff-0001",
             &json!({ "payoff": true }),
         )
         .await,
@@ -717,12 +722,11 @@ async fn a_distributor_accepts_in_one_step_pays_an_order_and_repays() {
         balance
     );
     assert_problem(
-        send(
+        post_keyed(
             &app,
-            reqwest::Method::POST,
             &repayments,
             &chen,
-            Some("chen-payoff-0002"),
+            "chen-payoff-0002",
             &json!({ "payoff": true }),
         )
         .await,
@@ -827,12 +831,11 @@ async fn a_deteriorating_distributors_line_is_frozen_with_its_reason() {
     .await;
     if let Some(order) = orders["orders"].as_array().unwrap().first() {
         assert_problem(
-            send(
+            post_keyed(
                 &app,
-                reqwest::Method::POST,
                 &format!("/api/v1/me/supply/{uscc}/draws"),
                 &zhao,
-                Some("zhao-draw-0002"),
+                "zhao-draw-0002",
                 &json!({ "order_no": order["order_no"], "amount": "1.00" }),
             )
             .await,
@@ -842,12 +845,7 @@ async fn a_deteriorating_distributors_line_is_frozen_with_its_reason() {
         .await;
     }
     let receipt = json_of(
-        app.post_as(
-            "/api/v1/console/supply/receipts",
-            &operator,
-            &json!({ "uscc": uscc, "amount": "1000.00", "reference": "ZHAO-PAY-1" }),
-        )
-        .await,
+        book_receipt(&app, &operator, &uscc, "1000.00", "ZHAO-PAY-1").await,
         201,
     )
     .await;
@@ -956,12 +954,11 @@ async fn nobody_sees_or_moves_another_owners_line() {
         )
         .await;
         assert_problem(
-            send(
+            post_keyed(
                 &app,
-                reqwest::Method::POST,
                 &format!("/api/v1/me/supply/{uscc}/repayments"),
                 token,
-                Some("other-repay-0001"),
+                "other-repay-0001",
                 &json!({ "amount": "1.00" }),
             )
             .await,
